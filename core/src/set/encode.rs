@@ -1,0 +1,73 @@
+//! Encoding a set back to the wire format.
+//!
+//! The output is the canonical document for the set: `published_at` is the
+//! set's anchor and every directive keeps its `ttl_secs`, so decoding the
+//! output at any `now` at or after the anchor reproduces the same set, with
+//! the same expiries. Unlike the upstream's introspection (weakness 18), it
+//! can be re-published as it is.
+
+use serde::Serialize;
+
+use super::DirectiveSet;
+use crate::{DiagLevel, Directive, EndpointKind};
+
+#[derive(Serialize)]
+struct WireSet<'a> {
+    published_at: u64,
+    directives: Vec<WireDirective<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireDirective<'a> {
+    id: &'a str,
+    level: DiagLevel,
+    ttl_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<EndpointKind>,
+    sample_per_mille: u16,
+    ring_buffer: bool,
+    capture: bool,
+}
+
+impl<'a> From<&'a Directive> for WireDirective<'a> {
+    fn from(d: &'a Directive) -> Self {
+        WireDirective {
+            id: &d.id,
+            level: d.level,
+            ttl_secs: d.ttl_secs,
+            tenant: d.target.tenant.as_deref(),
+            index: d.target.index.as_deref(),
+            principal: d.target.principal.as_deref(),
+            endpoint: d.target.endpoint,
+            sample_per_mille: d.sample_per_mille,
+            ring_buffer: d.ring_buffer,
+            capture: d.capture,
+        }
+    }
+}
+
+impl DirectiveSet {
+    /// The canonical wire document for this set (compact JSON).
+    pub fn to_wire_json(&self) -> String {
+        // Serializing plain structs of strings and integers cannot fail.
+        serde_json::to_string(&self.wire()).unwrap_or_default()
+    }
+
+    /// The canonical wire document, pretty-printed for people.
+    pub fn to_wire_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.wire()).unwrap_or_default()
+    }
+
+    fn wire(&self) -> WireSet<'_> {
+        WireSet {
+            published_at: self.anchor_ms,
+            directives: self.directives.iter().map(WireDirective::from).collect(),
+        }
+    }
+}

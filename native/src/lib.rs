@@ -1,0 +1,11 @@
+//! # directive-etcd
+//!
+//! The native shell around `directive-core`: the clock, and (as the project
+//! grows) the tokio + etcd watch-and-cache store, the publisher, the admin
+//! HTTP API and the `directivectl` CLI. Everything that decides what the
+//! fleet applies lives in `directive-core`; this crate only moves bytes and
+//! reads the time.
+
+#![forbid(unsafe_code)]
+
+pub mod clock;

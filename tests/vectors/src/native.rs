@@ -1,0 +1,188 @@
+//! The core library as a [`Surface`]: the reference every other surface is
+//! compared with, and the host of the reducer scenarios.
+
+use directive_core::{
+    decode, validate, Action, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig,
+    Request,
+};
+use serde_json::{json, Value};
+
+use crate::Surface;
+
+/// directive-core called directly.
+pub struct Native;
+
+/// Applies a partial override object to the default limits.
+pub fn limits_from(overrides: Option<&Value>) -> Result<Limits, String> {
+    let mut base = serde_json::to_value(Limits::default()).map_err(|e| e.to_string())?;
+    if let (Some(Value::Object(over)), Value::Object(map)) = (overrides, &mut base) {
+        for (k, v) in over {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(base).map_err(|e| format!("bad limits override: {e}"))
+}
+
+/// Parses a request object of the corpus format and evaluates it.
+pub fn explain_json(
+    set: &str,
+    decoded_at_ms: u64,
+    now_ms: u64,
+    request: &Value,
+) -> Result<String, String> {
+    let set = decode(set.as_bytes(), decoded_at_ms, &Limits::default())
+        .map_err(|e| format!("evaluation set does not decode: {e}"))?;
+    let field = |k: &str| request.get(k).and_then(Value::as_str);
+    let endpoint = field("endpoint")
+        .and_then(EndpointKind::from_name)
+        .ok_or("request.endpoint must be an endpoint name")?;
+    let req = Request {
+        tenant: field("tenant"),
+        index: field("index").unwrap_or_default(),
+        principal: field("principal").unwrap_or_default(),
+        endpoint,
+        request_id: field("request_id").unwrap_or_default(),
+    };
+    serde_json::to_string(&set.explain(&req, now_ms)).map_err(|e| e.to_string())
+}
+
+impl Surface for Native {
+    fn name(&self) -> &str {
+        "native"
+    }
+
+    fn validate(&self, input: &[u8], now_ms: u64, limits: Option<&Value>) -> Option<String> {
+        let limits = match limits_from(limits) {
+            Ok(l) => l,
+            Err(e) => return Some(json!({ "harness_error": e }).to_string()),
+        };
+        Some(validate(input, now_ms, &limits).to_json())
+    }
+
+    fn evaluate(
+        &self,
+        set: &str,
+        decoded_at_ms: u64,
+        now_ms: u64,
+        request: &Value,
+    ) -> Option<String> {
+        Some(
+            explain_json(set, decoded_at_ms, now_ms, request)
+                .unwrap_or_else(|e| json!({ "harness_error": e }).to_string()),
+        )
+    }
+
+    fn reducer(&self, steps: &[Value]) -> Option<Result<(), String>> {
+        Some(run_scenario(steps))
+    }
+}
+
+/// Runs a reducer scenario: each step is `{"now_ms", "event", "expect"}`.
+pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
+    let mut reducer = Reducer::new(ReducerConfig::default());
+    let first = serde_json::to_value(reducer.start()).map_err(|e| e.to_string())?;
+    if first != json!({"action": "read"}) {
+        return Err(format!("start command was {first}"));
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let now = step["now_ms"].as_u64().ok_or(format!("step {i}: now_ms"))?;
+        let values: Vec<Vec<u8>>;
+        let ev = &step["event"];
+        let kv_of = |v: &Value, rev: &Value| -> Option<(Vec<u8>, i64)> {
+            Some((v.as_str()?.as_bytes().to_vec(), rev.as_i64()?))
+        };
+        let kind = ev["type"].as_str().ok_or(format!("step {i}: event.type"))?;
+        let raw = kv_of(&ev["value"], &ev["mod_revision"]);
+        values = raw.iter().map(|(v, _)| v.clone()).collect();
+        let kv = raw.as_ref().map(|(_, rev)| KeyValue {
+            value: &values[0],
+            mod_revision: *rev,
+        });
+        let rev = ev["revision"].as_i64().unwrap_or_default();
+        let event = match kind {
+            "read" => Event::Read { revision: rev, kv },
+            "history_read" => Event::HistoryRead { kv },
+            "watch_created" => Event::WatchCreated,
+            "put" => Event::Put {
+                kv: kv.ok_or(format!("step {i}: put needs value and mod_revision"))?,
+            },
+            "delete" => Event::Delete { revision: rev },
+            "progress" => Event::Progress { revision: rev },
+            "compacted" => Event::Compacted {
+                compact_revision: rev,
+            },
+            "canceled" => Event::Canceled {
+                reason: ev["reason"].as_str().unwrap_or_default().to_owned(),
+            },
+            "disconnected" => Event::Disconnected {
+                cause: ev["cause"].as_str().unwrap_or("test").to_owned(),
+            },
+            other => return Err(format!("step {i}: unknown event type {other}")),
+        };
+        let out = reducer.handle(event, now);
+        let exp = &step["expect"];
+        let got_command = match out.command {
+            None => Value::Null,
+            Some(c) => serde_json::to_value(c).map_err(|e| e.to_string())?,
+        };
+        if let Some(want) = exp.get("command") {
+            if want != &got_command {
+                return Err(format!(
+                    "step {i}: command expected {want}, got {got_command}"
+                ));
+            }
+        }
+        let status = reducer.status();
+        let snap = reducer.snapshot();
+        let checks: [(&str, Value); 5] = [
+            ("applied_revision", json!(status.applied_revision)),
+            ("observed_revision", json!(status.observed_revision)),
+            ("state", json!(status.state.name())),
+            (
+                "directives",
+                json!(snap
+                    .set
+                    .directives()
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()),
+            ),
+            (
+                "rejected",
+                json!(out.rejected.as_ref().map(|r| r
+                    .errors
+                    .iter()
+                    .map(|e| e.code.as_str())
+                    .collect::<Vec<_>>())),
+            ),
+        ];
+        for (key, got) in checks {
+            if let Some(want) = exp.get(key) {
+                if want != &got {
+                    return Err(format!("step {i}: {key} expected {want}, got {got}"));
+                }
+            }
+        }
+        if let Some(want) = exp.get("expires_at_ms") {
+            let got = json!(snap
+                .set
+                .directives()
+                .iter()
+                .map(|d| d.expires_at_ms)
+                .collect::<Vec<_>>());
+            if want != &got {
+                return Err(format!(
+                    "step {i}: expires_at_ms expected {want}, got {got}"
+                ));
+            }
+        }
+        if exp.get("applied").and_then(Value::as_bool) == Some(true) && out.applied.is_none() {
+            return Err(format!("step {i}: expected a new snapshot"));
+        }
+        if exp.get("applied").and_then(Value::as_bool) == Some(false) && out.applied.is_some() {
+            return Err(format!("step {i}: expected no new snapshot"));
+        }
+        let _ = Action::Read;
+    }
+    Ok(())
+}
