@@ -52,7 +52,7 @@ pub fn decode(input: &[u8], now_ms: u64, limits: &Limits) -> Result<DirectiveSet
         .deserialize(&mut de)
         .and_then(|()| de.end());
     if let Err(e) = parsed {
-        let at = LineIndex::new(text).from_serde(e.line(), e.column());
+        let at = LineIndex::new(text).serde_position(e.line(), e.column());
         return Err(DecodeErrors {
             errors: vec![DecodeError {
                 code: ErrorCode::InvalidJson,

@@ -36,7 +36,7 @@ impl<'a> LineIndex<'a> {
 
     /// Converts serde_json's position (1-based line, byte count consumed on
     /// that line, 0 when nothing was) into ours.
-    pub(crate) fn from_serde(&self, line: usize, byte_column: usize) -> (u32, u32) {
+    pub(crate) fn serde_position(&self, line: usize, byte_column: usize) -> (u32, u32) {
         let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
             return self.position(self.text.len());
         };
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn serde_positions_point_at_the_last_consumed_byte() {
         let idx = LineIndex::new("{\n  x");
-        assert_eq!(idx.from_serde(2, 3), (2, 3));
-        assert_eq!(idx.from_serde(1, 0), (1, 1));
+        assert_eq!(idx.serde_position(2, 3), (2, 3));
+        assert_eq!(idx.serde_position(1, 0), (1, 1));
     }
 }

@@ -2,8 +2,7 @@
 //! compared with, and the host of the reducer scenarios.
 
 use directive_core::{
-    decode, validate, Action, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig,
-    Request,
+    decode, validate, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig, Request,
 };
 use serde_json::{json, Value};
 
@@ -86,18 +85,16 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
     }
     for (i, step) in steps.iter().enumerate() {
         let now = step["now_ms"].as_u64().ok_or(format!("step {i}: now_ms"))?;
-        let values: Vec<Vec<u8>>;
         let ev = &step["event"];
-        let kv_of = |v: &Value, rev: &Value| -> Option<(Vec<u8>, i64)> {
-            Some((v.as_str()?.as_bytes().to_vec(), rev.as_i64()?))
-        };
         let kind = ev["type"].as_str().ok_or(format!("step {i}: event.type"))?;
-        let raw = kv_of(&ev["value"], &ev["mod_revision"]);
-        values = raw.iter().map(|(v, _)| v.clone()).collect();
-        let kv = raw.as_ref().map(|(_, rev)| KeyValue {
-            value: &values[0],
-            mod_revision: *rev,
-        });
+        let value: Option<&[u8]> = ev["value"].as_str().map(str::as_bytes);
+        let kv = match (value, ev["mod_revision"].as_i64()) {
+            (Some(value), Some(mod_revision)) => Some(KeyValue {
+                value,
+                mod_revision,
+            }),
+            _ => None,
+        };
         let rev = ev["revision"].as_i64().unwrap_or_default();
         let event = match kind {
             "read" => Event::Read { revision: rev, kv },
@@ -182,7 +179,6 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
         if exp.get("applied").and_then(Value::as_bool) == Some(false) && out.applied.is_some() {
             return Err(format!("step {i}: expected no new snapshot"));
         }
-        let _ = Action::Read;
     }
     Ok(())
 }
