@@ -12,10 +12,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::fields::{self, Field};
-use super::scalar::{KeySeed, ScalarSeed};
+use super::scalar::{KeySeed, ScalarSeed, Skip};
 use crate::error::DIRECTIVE;
 use crate::{Directive, ErrorCode, Limits, Target};
 
@@ -134,7 +134,7 @@ macro_rules! reject_non_objects {
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             $report(self);
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            while seq.next_element::<Skip>()?.is_some() {}
             Ok(())
         }
     };
@@ -165,7 +165,7 @@ impl<'de> Visitor<'de> for Document<'_, 'de, '_> {
                     directives_seen += 1;
                     if directives_seen > 1 {
                         duplicate_top(walk, "directives", directives_seen - 1);
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                     } else {
                         map.next_value_seed(DirectiveList(&mut *walk))?;
                     }
@@ -174,7 +174,7 @@ impl<'de> Visitor<'de> for Document<'_, 'de, '_> {
                     published_seen += 1;
                     if published_seen > 1 {
                         duplicate_top(walk, "published_at", published_seen - 1);
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                     } else {
                         let v = map.next_value_seed(ScalarSeed)?;
                         match fields::published_at(&v) {
@@ -207,7 +207,7 @@ impl<'de> Visitor<'de> for Document<'_, 'de, '_> {
                             nth,
                         },
                     );
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -303,7 +303,7 @@ impl<'de> Visitor<'de> for DirectiveList<'_, 'de, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.not_a_list();
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(())
     }
 
@@ -316,7 +316,7 @@ impl<'de> Visitor<'de> for DirectiveList<'_, 'de, '_> {
         let mut item = 0usize;
         loop {
             if item == max {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
+                if seq.next_element::<Skip>()?.is_none() {
                     break;
                 }
                 walk.report(
@@ -325,7 +325,7 @@ impl<'de> Visitor<'de> for DirectiveList<'_, 'de, '_> {
                     "directives",
                     Site::Item(item),
                 );
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 break;
             }
             if seq
@@ -431,14 +431,14 @@ impl<'de> Visitor<'de> for Item<'_, 'de, '_> {
                         nth,
                     },
                 );
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             };
             if seen & field.bit() != 0 {
                 let slot = field as usize;
                 repeats[slot] += 1;
                 self.field_error(ErrorCode::DuplicateKey, field, repeats[slot]);
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             }
             seen |= field.bit();
