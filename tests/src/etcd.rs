@@ -483,6 +483,44 @@ impl EtcdCluster {
         self.wait_ready(i).await
     }
 
+    /// Index of the current leader: a running member that every answering
+    /// running member reports as leader. Polls (bounded by `ready_timeout`)
+    /// through elections.
+    pub async fn leader(&mut self) -> anyhow::Result<usize> {
+        let deadline = Instant::now() + self.options.ready_timeout;
+        loop {
+            // (member index, its raft id, the leader id it reports)
+            let mut views = Vec::new();
+            for i in 0..self.members.len() {
+                if !self.members[i].is_running() {
+                    continue;
+                }
+                let opts = self
+                    .connect_options()
+                    .with_connect_timeout(Duration::from_millis(500))
+                    .with_timeout(Duration::from_secs(1));
+                if let Ok(view) = member_status(&self.members[i].client_url(), opts).await {
+                    views.push((i, view.0, view.1));
+                }
+            }
+            if let Some(&(_, _, leader_id)) = views.first() {
+                let agreed = leader_id != 0 && views.iter().all(|v| v.2 == leader_id);
+                if let Some(&(index, _, _)) = views.iter().find(|v| v.1 == leader_id) {
+                    if agreed {
+                        return Ok(index);
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "no agreed etcd leader after {:?}; (member, id, leader) views: {views:?}",
+                    self.options.ready_timeout
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Compacts the key-value history up to `revision` (physically, so the
     /// compaction is complete when this returns).
     pub async fn compact(&self, revision: i64) -> anyhow::Result<()> {
@@ -543,6 +581,17 @@ async fn probe(url: &str, opts: ConnectOptions) -> anyhow::Result<()> {
     let mut client = Client::connect([url], Some(opts)).await?;
     client.get(PROBE_KEY, None).await?;
     Ok(())
+}
+
+/// Returns `(member id, leader id)` as member `url` sees it.
+async fn member_status(url: &str, opts: ConnectOptions) -> anyhow::Result<(u64, u64)> {
+    let mut client = Client::connect([url], Some(opts)).await?;
+    let status = client.status().await?;
+    let id = status
+        .header()
+        .context("status response without header")?
+        .member_id();
+    Ok((id, status.leader()))
 }
 
 /// Locates the etcd binary: `$DIRECTIVE_ETCD_BIN`, `/usr/bin/etcd`, then `etcd`
