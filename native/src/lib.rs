@@ -9,3 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+mod directive_store;
+pub mod publisher;
+pub mod store;
+
+pub use directive_store::{DirectiveStore, InMemoryDirectiveStore};
+pub use publisher::{HistoryEntry, PublishError, Published, Publisher};
+pub use store::{EtcdDirectiveStore, StoreError, StoreEvent, StoreOptions, TlsConfig};

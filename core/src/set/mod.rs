@@ -105,6 +105,19 @@ impl DirectiveSet {
     pub fn evaluate(&self, request: &Request<'_>, now_ms: u64) -> Decision {
         let mut decision = Decision::default();
         let mut bucket = None;
+        if self.directives.len() <= LINEAR_MAX {
+            for d in &self.directives {
+                if now_ms < d.expires_at_ms
+                    && d.target.matches(request)
+                    && sampled(d.sample_per_mille, request.request_id, &mut bucket)
+                {
+                    decision.level = decision.level.max(d.level);
+                    decision.ring_buffer |= d.ring_buffer;
+                    decision.capture |= d.capture;
+                }
+            }
+            return decision;
+        }
         self.for_each_applying(request, now_ms, &mut bucket, |d| {
             decision.level = decision.level.max(d.level);
             decision.ring_buffer |= d.ring_buffer;
@@ -158,6 +171,19 @@ impl DirectiveSet {
         mut f: impl FnMut(u32) -> bool,
     ) {
         let directives = &self.directives;
+        if directives.len() <= LINEAR_MAX {
+            // A handful of directives: scanning them beats hashing three keys.
+            for (pos, d) in directives.iter().enumerate() {
+                if now_ms < d.expires_at_ms
+                    && d.target.matches(request)
+                    && sampled(d.sample_per_mille, request.request_id, bucket)
+                    && !f(pos as u32)
+                {
+                    return;
+                }
+            }
+            return;
+        }
         self.index.candidates(
             request.tenant,
             request.principal,
@@ -182,6 +208,9 @@ impl DirectiveSet {
         );
     }
 }
+
+/// Up to this many directives, evaluation scans instead of using the index.
+const LINEAR_MAX: usize = 16;
 
 /// Sampling with the request's bucket hashed at most once per evaluation.
 #[inline]

@@ -1,0 +1,264 @@
+//! The safe writer of the directive key.
+//!
+//! The upstream's publish was last-writer-wins with no validation at the
+//! store (spec §6, weaknesses 14 and 21). Here every write
+//!
+//! - is validated with the same decoder the fleet uses, so an invalid set is
+//!   never written (the key's revision does not move);
+//! - is stamped with a fresh `published_at`, so every instance anchors TTLs
+//!   to the same instant (ADR 0001);
+//! - is an etcd transaction comparing the key's mod revision (or absence), so
+//!   two admins never silently overwrite each other: the loser gets
+//!   [`PublishError::Conflict`] with the revision to re-base on.
+//!
+//! History and rollback walk etcd's own MVCC history of the key, so they need
+//! no extra storage and are bounded by compaction.
+
+use directive_core::{decode, DecodeErrors, DirectiveSet, Limits};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
+use serde::Serialize;
+
+use crate::clock::now_ms;
+use crate::store::{build_client, describe, is_compacted, StoreError, StoreOptions};
+
+/// A successful write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// The etcd revision of the write (the key's new mod revision).
+    pub revision: i64,
+}
+
+/// One earlier (or the current) version of the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// The version's mod revision (pass it to [`Publisher::rollback`]).
+    pub revision: i64,
+    /// Its `published_at` stamp, when it has one and is valid.
+    pub published_at: Option<u64>,
+    /// How many directives it holds; `None` when the version is invalid.
+    pub directives: Option<usize>,
+}
+
+/// Why a publisher operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The document does not decode; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] DecodeErrors),
+    /// The key's mod revision was not the expected one; nothing was written.
+    #[error(
+        "conflict: the key is at revision {current_revision} (0 = absent), not the expected one"
+    )]
+    Conflict {
+        /// The key's current mod revision, 0 when absent.
+        current_revision: i64,
+    },
+    /// No version of the key exists at that revision.
+    #[error("no version of the key at revision {revision}")]
+    NotFound {
+        /// The revision asked for.
+        revision: i64,
+    },
+    /// That revision is older than etcd's compaction point.
+    #[error("revision {revision} is compacted away")]
+    Compacted {
+        /// The revision asked for.
+        revision: i64,
+    },
+    /// etcd failed the request.
+    #[error("etcd error: {0}")]
+    Etcd(String),
+}
+
+impl From<etcd_client::Error> for PublishError {
+    fn from(e: etcd_client::Error) -> Self {
+        PublishError::Etcd(describe(&e))
+    }
+}
+
+/// Writes, clears, lists and rolls back the directive key.
+#[derive(Clone)]
+pub struct Publisher {
+    client: Client,
+    key: String,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// Connects with the same options a store uses (endpoints, key, TLS,
+    /// auth, timeouts, limits), proving the connection with one read.
+    pub async fn connect(options: StoreOptions) -> Result<Self, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::NoRuntime);
+        }
+        let connect = async {
+            let client = build_client(&options).await?;
+            client
+                .kv_client()
+                .get(
+                    options.key.as_str(),
+                    Some(GetOptions::new().with_count_only()),
+                )
+                .await
+                .map_err(|e| StoreError::connect(&options, &e))?;
+            Ok::<_, StoreError>(client)
+        };
+        let client = match tokio::time::timeout(options.connect_timeout, connect).await {
+            Ok(result) => result?,
+            Err(_) => return Err(StoreError::timeout(&options)),
+        };
+        Ok(Publisher {
+            client,
+            key: options.key,
+            limits: options.reducer.limits,
+        })
+    }
+
+    fn kv(&self) -> KvClient {
+        self.client.kv_client()
+    }
+
+    /// The key's current value and mod revision (`(None, 0)` when absent);
+    /// the revision is what to pass as `expected_revision`.
+    pub async fn current(&self) -> Result<(Option<Vec<u8>>, i64), PublishError> {
+        let resp = self.kv().get(self.key.as_str(), None).await?;
+        Ok(match resp.kvs().first() {
+            Some(kv) => (Some(kv.value().to_vec()), kv.mod_revision()),
+            None => (None, 0),
+        })
+    }
+
+    /// Validates `document`, stamps it with `published_at` = now and writes
+    /// it if the key's mod revision is `expected_revision` (`Some(0)`: the key
+    /// must not exist; `None`: whatever it is right now, read first).
+    pub async fn publish(
+        &self,
+        document: &[u8],
+        expected_revision: Option<i64>,
+    ) -> Result<Published, PublishError> {
+        let now = now_ms();
+        let set = decode(document, now, &self.limits)?;
+        let stamped = DirectiveSet::new(set.directives().to_vec(), now, true).to_wire_json();
+        let expected = match expected_revision {
+            Some(r) => r,
+            None => self.current().await?.1,
+        };
+        let published = self
+            .swap(expected, TxnOp::put(self.key.as_str(), stamped, None))
+            .await?;
+        tracing::info!(
+            key = %self.key,
+            revision = published.revision,
+            directives = set.len(),
+            "published directive set"
+        );
+        Ok(published)
+    }
+
+    /// Deletes the key if its mod revision is `expected_revision` (as for
+    /// [`Self::publish`]); every instance then applies the empty set.
+    pub async fn clear(&self, expected_revision: Option<i64>) -> Result<Published, PublishError> {
+        let expected = match expected_revision {
+            Some(r) => r,
+            None => self.current().await?.1,
+        };
+        let published = self
+            .swap(expected, TxnOp::delete(self.key.as_str(), None))
+            .await?;
+        tracing::info!(key = %self.key, revision = published.revision, "cleared directive set");
+        Ok(published)
+    }
+
+    /// The transaction: `op` if the key is at `expected` (0 = absent), else
+    /// read the key to report the conflict.
+    async fn swap(&self, expected: i64, op: TxnOp) -> Result<Published, PublishError> {
+        let compare = if expected == 0 {
+            Compare::version(self.key.as_str(), CompareOp::Equal, 0)
+        } else {
+            Compare::mod_revision(self.key.as_str(), CompareOp::Equal, expected)
+        };
+        let txn = Txn::new()
+            .when([compare])
+            .and_then([op])
+            .or_else([TxnOp::get(self.key.as_str(), None)]);
+        let resp = self.kv().txn(txn).await?;
+        if resp.succeeded() {
+            return Ok(Published {
+                revision: resp.header().map_or(0, |h| h.revision()),
+            });
+        }
+        let current_revision = resp
+            .op_responses()
+            .into_iter()
+            .find_map(|r| match r {
+                TxnOpResponse::Get(get) => {
+                    Some(get.kvs().first().map_or(0, |kv| kv.mod_revision()))
+                }
+                _ => None,
+            })
+            .unwrap_or(0);
+        tracing::info!(key = %self.key, expected, current_revision, "publish lost a race");
+        Err(PublishError::Conflict { current_revision })
+    }
+
+    /// Up to `limit` versions of the key, newest first, starting with the
+    /// current one; stops at a delete, at compaction, or at the first version.
+    pub async fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>, PublishError> {
+        let mut entries = Vec::new();
+        let mut kv_client = self.kv();
+        let mut next = None;
+        while entries.len() < limit {
+            let opts = next.map(|r| GetOptions::new().with_revision(r));
+            let resp = match kv_client.get(self.key.as_str(), opts).await {
+                Ok(resp) => resp,
+                Err(e) if is_compacted(&e) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let Some(kv) = resp.kvs().first() else { break };
+            let entry = match decode(kv.value(), now_ms(), &self.limits) {
+                Ok(set) => HistoryEntry {
+                    revision: kv.mod_revision(),
+                    published_at: set.is_stamped().then(|| set.anchor_ms()),
+                    directives: Some(set.len()),
+                },
+                Err(_) => HistoryEntry {
+                    revision: kv.mod_revision(),
+                    published_at: None,
+                    directives: None,
+                },
+            };
+            entries.push(entry);
+            if kv.mod_revision() <= 1 {
+                break;
+            }
+            next = Some(kv.mod_revision() - 1);
+        }
+        Ok(entries)
+    }
+
+    /// Re-publishes the version written at `revision` with a fresh stamp,
+    /// through the same validation and compare-and-swap as [`Self::publish`]
+    /// (against the key's current revision).
+    pub async fn rollback(&self, revision: i64) -> Result<Published, PublishError> {
+        let opts = GetOptions::new().with_revision(revision);
+        let resp = match self.kv().get(self.key.as_str(), Some(opts)).await {
+            Ok(resp) => resp,
+            Err(e) if is_compacted(&e) => return Err(PublishError::Compacted { revision }),
+            Err(e) => return Err(e.into()),
+        };
+        let value = match resp.kvs().first() {
+            Some(kv) if kv.mod_revision() == revision => kv.value().to_vec(),
+            _ => return Err(PublishError::NotFound { revision }),
+        };
+        tracing::info!(key = %self.key, revision, "rolling back");
+        self.publish(&value, None).await
+    }
+}

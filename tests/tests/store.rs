@@ -1,0 +1,744 @@
+//! The etcd directive store and publisher against a real etcd (issue 3).
+//!
+//! Every test is bounded; waits poll with deadlines instead of sleeping.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context as _};
+use directive_core::{Backoff, Snapshot, State};
+use directive_etcd::{
+    DirectiveStore, EtcdDirectiveStore, PublishError, Publisher, StoreError, StoreEvent,
+    StoreOptions, TlsConfig,
+};
+use directive_tests::etcd_client::Client;
+use directive_tests::{EtcdCluster, EtcdOptions, FaultProxy, TlsMaterial};
+
+const KEY: &str = "osproxy/directives";
+const TEST_BOUND: Duration = Duration::from_secs(90);
+const CONVERGE: Duration = Duration::from_secs(15);
+
+async fn bounded<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(TEST_BOUND, fut)
+        .await
+        .map_err(|_| anyhow!("test exceeded {TEST_BOUND:?}"))?
+}
+
+/// Store options tuned for tests: short timeouts, fast stall detection and backoff.
+fn opts<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> StoreOptions {
+    StoreOptions::new(endpoints)
+        .with_key(KEY)
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_request_timeout(Duration::from_secs(3))
+        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
+        .with_progress(Duration::from_secs(1), Duration::from_secs(1))
+        .with_backoff(Backoff {
+            initial_ms: 50,
+            max_ms: 1_000,
+            full_jitter: true,
+        })
+}
+
+/// A document with these directive ids, each for `ttl` seconds.
+fn doc(ids: &[&str], ttl: u64) -> String {
+    let ds: Vec<String> = ids
+        .iter()
+        .map(|id| format!(r#"{{"id":"{id}","level":"Shape","ttl_secs":{ttl}}}"#))
+        .collect();
+    format!(r#"{{"directives":[{}]}}"#, ds.join(","))
+}
+
+fn ids(snapshot: &Snapshot) -> Vec<String> {
+    snapshot
+        .set
+        .directives()
+        .iter()
+        .map(|d| d.id.clone())
+        .collect()
+}
+
+/// Polls `cond` every 10 ms until true or `within` passes.
+async fn eventually(
+    what: &str,
+    within: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        if cond() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("{what}: not true after {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn put(client: &mut Client, value: impl Into<Vec<u8>>) -> anyhow::Result<i64> {
+    let resp = client.put(KEY, value, None).await?;
+    Ok(resp.header().context("no header")?.revision())
+}
+
+/// Retries a put until it succeeds (members may be down or electing).
+async fn put_retry(client: &mut Client, value: &str) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        match put(client, value).await {
+            Ok(r) => return Ok(r),
+            Err(e) if Instant::now() >= deadline => return Err(e.context("put kept failing")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Retries a delete until it succeeds (members may be down or electing).
+async fn delete_retry(client: &mut Client) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        match client.delete(KEY, None).await {
+            Ok(resp) => return Ok(resp.header().context("no header")?.revision()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(anyhow!(e).context("delete kept failing"))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn t01_upstream_live_scenario() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["a"], 600)).await?;
+        let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+        ensure!(
+            store.load().set.len() == 1,
+            "initial publish read at connect"
+        );
+        ensure!(store.status().state == State::Live);
+
+        let r2 = put(&mut client, doc(&["a", "b"], 600)).await?;
+        eventually("second publish applied", CONVERGE, || {
+            store.load().revision == r2
+        })
+        .await?;
+        ensure!(ids(&store.load()) == ["a", "b"]);
+
+        let r3 = put(&mut client, "not json").await?;
+        eventually("malformed value rejected", CONVERGE, || {
+            store
+                .status()
+                .last_rejection
+                .is_some_and(|r| r.revision == r3)
+        })
+        .await?;
+        ensure!(store.load().revision == r2, "last good kept");
+        ensure!(store.load().set.len() == 2);
+
+        let r4 = client
+            .delete(KEY, None)
+            .await?
+            .header()
+            .context("hdr")?
+            .revision();
+        eventually("delete empties", CONVERGE, || store.load().revision == r4).await?;
+        ensure!(store.load().set.is_empty());
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t08_publisher_cas_invalid_history_rollback() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let publisher = Publisher::connect(opts(cluster.endpoints())).await?;
+        let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+
+        let first = publisher
+            .publish(doc(&["one"], 600).as_bytes(), Some(0))
+            .await?;
+        // Must-not-exist fails once it exists.
+        match publisher
+            .publish(doc(&["x"], 600).as_bytes(), Some(0))
+            .await
+        {
+            Err(PublishError::Conflict { current_revision }) => {
+                ensure!(current_revision == first.revision)
+            }
+            other => bail!("expected a conflict, got {other:?}"),
+        }
+        // The stored document is stamped now.
+        let (value, rev) = publisher.current().await?;
+        ensure!(rev == first.revision);
+        let value: serde_json::Value = serde_json::from_slice(&value.context("value")?)?;
+        let stamp = value["published_at"].as_u64().context("published_at")?;
+        let now = directive_etcd::clock::now_ms();
+        ensure!(
+            now >= stamp && now - stamp < 10_000,
+            "stamp {stamp} vs now {now}"
+        );
+
+        // Two concurrent publishes against the same revision: exactly one wins.
+        let p2 = publisher.clone();
+        let (doc_a, doc_b) = (doc(&["two_a"], 600), doc(&["two_b"], 600));
+        let (a, b) = tokio::join!(
+            publisher.publish(doc_a.as_bytes(), Some(first.revision)),
+            p2.publish(doc_b.as_bytes(), Some(first.revision)),
+        );
+        let (winner, conflict) = match (a, b) {
+            (Ok(w), Err(c)) | (Err(c), Ok(w)) => (w, c),
+            other => bail!("expected exactly one winner: {other:?}"),
+        };
+        match conflict {
+            PublishError::Conflict { current_revision } => {
+                ensure!(
+                    current_revision == winner.revision,
+                    "conflict reports the winner's revision"
+                )
+            }
+            other => bail!("loser should get a conflict: {other:?}"),
+        }
+
+        // Invalid: never written.
+        let before = publisher.current().await?.1;
+        let invalid =
+            br#"{"directives":[{"id":"bad","level":"Shape","ttl_secs":60,"tennant":"acme"}]}"#;
+        match publisher.publish(invalid, None).await {
+            Err(PublishError::Invalid(errors)) => ensure!(!errors.errors.is_empty()),
+            other => bail!("expected invalid: {other:?}"),
+        }
+        ensure!(
+            publisher.current().await?.1 == before,
+            "revision moved on an invalid publish"
+        );
+
+        // History and rollback.
+        let history = publisher.history(10).await?;
+        ensure!(history.len() == 2, "history: {history:?}");
+        ensure!(history[0].revision == winner.revision && history[1].revision == first.revision);
+        ensure!(history
+            .iter()
+            .all(|h| h.directives == Some(1) && h.published_at.is_some()));
+        let rolled = publisher.rollback(first.revision).await?;
+        ensure!(rolled.revision > winner.revision);
+        eventually("store applies the rollback", CONVERGE, || {
+            store.load().revision == rolled.revision
+        })
+        .await?;
+        ensure!(ids(&store.load()) == ["one"]);
+
+        // Clear with a stale expected revision conflicts; with the right one empties.
+        ensure!(matches!(
+            publisher.clear(Some(first.revision)).await,
+            Err(PublishError::Conflict { .. })
+        ));
+        let cleared = publisher.clear(Some(rolled.revision)).await?;
+        eventually("store applies the clear", CONVERGE, || {
+            store.load().revision == cleared.revision
+        })
+        .await?;
+        ensure!(store.load().set.is_empty());
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t02_no_gap_between_read_and_watch() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["w0"], 600)).await?;
+        // Writers run while stores connect, so puts land between each
+        // store's read and its watch start.
+        let mut writer = cluster.client().await?;
+        let writes = tokio::spawn(async move {
+            let mut last = 0;
+            for i in 1..=300 {
+                last = put(&mut writer, doc(&[&format!("w{i}")], 600)).await?;
+            }
+            Ok::<i64, anyhow::Error>(last)
+        });
+        let mut stores = Vec::new();
+        while !writes.is_finished() {
+            stores.push(EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?);
+        }
+        let last = writes.await??;
+        ensure!(
+            stores.len() >= 2,
+            "only {} stores connected during the writes",
+            stores.len()
+        );
+        for store in &stores {
+            eventually("store reaches the final revision", CONVERGE, || {
+                store.load().revision == last
+            })
+            .await?;
+            ensure!(ids(&store.load()) == ["w300"]);
+        }
+        for store in &stores {
+            store.shutdown().await;
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t03_t04_delete_and_compaction_during_outage() -> anyhow::Result<()> {
+    bounded(async {
+        let mut cluster = EtcdCluster::start(3).await?;
+        let others = [cluster.member_endpoint(1), cluster.member_endpoint(2)];
+        let mut client = cluster.client_for(&others).await?;
+        let r1 = put(&mut client, doc(&["a"], 600)).await?;
+        let store = EtcdDirectiveStore::connect(opts([cluster.member_endpoint(0)])).await?;
+        ensure!(store.load().revision == r1);
+        let mut events = store.events();
+
+        // Delete during the outage of the store's only member.
+        cluster.stop_member(0)?;
+        eventually("stale", CONVERGE, || {
+            matches!(store.status().state, State::Stale { .. })
+        })
+        .await?;
+        let rd = delete_retry(&mut client).await?;
+        cluster.restart_member(0).await?;
+        eventually("delete applied after reconnect", CONVERGE, || {
+            store.load().revision == rd
+        })
+        .await?;
+        ensure!(store.load().set.is_empty());
+        eventually("live again", CONVERGE, || {
+            store.status().state == State::Live
+        })
+        .await?;
+
+        // Compaction past the applied revision during an outage.
+        cluster.stop_member(0)?;
+        eventually("stale again", CONVERGE, || {
+            matches!(store.status().state, State::Stale { .. })
+        })
+        .await?;
+        let mut last = 0;
+        for i in 0..5 {
+            last = put_retry(&mut client, &doc(&[&format!("c{i}")], 600)).await?;
+        }
+        // The harness's compact() also dials the stopped member: compact
+        // through the survivors instead, physically, retrying.
+        let deadline = Instant::now() + CONVERGE;
+        let physical = directive_tests::etcd_client::CompactionOptions::new().with_physical();
+        while let Err(e) = client.compact(last, Some(physical.clone())).await {
+            ensure!(Instant::now() < deadline, "compact kept failing: {e}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        cluster.restart_member(0).await?;
+        eventually("converged after compaction", CONVERGE, || {
+            store.load().revision == last
+        })
+        .await?;
+        ensure!(ids(&store.load()) == ["c4"]);
+        let status = store.status();
+        ensure!(status.reconnects >= 2, "status: {status:?}");
+
+        // Applied revisions only ever go forward; the compacted-away
+        // intermediate versions are never applied.
+        let mut applied = Vec::new();
+        while let Ok(ev) = events.try_recv() {
+            if let StoreEvent::Applied { revision, .. } = ev {
+                applied.push(revision);
+            }
+        }
+        ensure!(applied == [rd, last], "applied revisions: {applied:?}");
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t09_malformed_at_startup_recovers_from_history() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["old"], 600)).await?;
+        let good = put(&mut client, doc(&["good"], 600)).await?;
+        put(&mut client, "{\"directives\":[").await?;
+        let bad = put(&mut client, doc(&["x"], 999_999_999)).await?;
+        let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+        let snap = store.load();
+        ensure!(
+            snap.recovered && snap.revision == good,
+            "snapshot rev {}",
+            snap.revision
+        );
+        ensure!(ids(&snap) == ["good"]);
+        let status = store.status();
+        ensure!(status.recovered_from_history);
+        ensure!(status
+            .last_rejection
+            .as_ref()
+            .is_some_and(|r| r.revision == bad));
+        ensure!(status.state == State::Live);
+        // A later valid put replaces the recovered set.
+        let next = put(&mut client, doc(&["new"], 600)).await?;
+        eventually("new value", CONVERGE, || store.load().revision == next).await?;
+        ensure!(!store.load().recovered);
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+fn expiry(store: &EtcdDirectiveStore) -> u64 {
+    store
+        .load()
+        .set
+        .directives()
+        .first()
+        .map_or(0, |d| d.expires_at_ms)
+}
+
+#[tokio::test]
+async fn t10_ttl_never_extended_by_reconnect_or_restart() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
+        let publisher = Publisher::connect(opts(cluster.endpoints())).await?;
+        let published = publisher.publish(doc(&["t"], 600).as_bytes(), None).await?;
+        let a = EtcdDirectiveStore::connect(opts([proxy.endpoint()])).await?;
+        let b = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+        let exp = expiry(&a);
+        ensure!(exp != 0 && exp == expiry(&b), "two stores, same expiry");
+        let (value, _) = publisher.current().await?;
+        let value: serde_json::Value = serde_json::from_slice(&value.context("value")?)?;
+        let stamp = value["published_at"].as_u64().context("stamp")?;
+        ensure!(exp == stamp + 600_000);
+
+        // Reconnect (connections cut): same revision re-read, same expiry.
+        proxy.cut();
+        eventually("reconnected", CONVERGE, || {
+            let s = a.status();
+            s.reconnects >= 1 && s.state == State::Live
+        })
+        .await?;
+        ensure!(a.load().revision == published.revision && expiry(&a) == exp);
+
+        // Restart: a new store anchors to the stamp, not to now.
+        a.shutdown().await;
+        drop(a);
+        let a2 = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+        ensure!(expiry(&a2) == exp);
+
+        // An unstamped document is not re-anchored by a reconnect either.
+        let mut client = cluster.client().await?;
+        let r = put(&mut client, doc(&["u"], 600)).await?;
+        let c = EtcdDirectiveStore::connect(opts([proxy.endpoint()])).await?;
+        ensure!(c.load().revision == r);
+        let unstamped = expiry(&c);
+        proxy.cut();
+        eventually("reconnected", CONVERGE, || {
+            let s = c.status();
+            s.reconnects >= 1 && s.state == State::Live
+        })
+        .await?;
+        ensure!(expiry(&c) == unstamped);
+        for s in [a2, b, c] {
+            s.shutdown().await;
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t11_shutdown_and_drop_stop_the_task() -> anyhow::Result<()> {
+    bounded(async {
+        // Outside a runtime: an error, not a panic.
+        let fut = EtcdDirectiveStore::connect(opts(["http://127.0.0.1:1"]));
+        let outcome = std::thread::spawn(move || {
+            let mut fut = Box::pin(fut);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            matches!(
+                fut.as_mut().poll(&mut cx),
+                std::task::Poll::Ready(Err(StoreError::NoRuntime))
+            )
+        })
+        .join()
+        .map_err(|_| anyhow!("connect panicked outside a runtime"))?;
+        ensure!(outcome, "connect outside a runtime must return NoRuntime");
+
+        let cluster = EtcdCluster::start(1).await?;
+        let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
+        let store = EtcdDirectiveStore::connect(opts([proxy.endpoint()])).await?;
+        ensure!(store.is_running());
+        eventually("connection open", CONVERGE, || {
+            proxy.active_connections() >= 1
+        })
+        .await?;
+        let clone = store.clone();
+        let before = store.load().revision;
+        store.shutdown().await;
+        ensure!(!store.is_running() && !clone.is_running());
+        eventually("connection closed after shutdown", CONVERGE, || {
+            proxy.active_connections() == 0
+        })
+        .await?;
+        ensure!(
+            store.load().revision == before,
+            "the last snapshot stays loadable"
+        );
+
+        // Drop of the last handle (no shutdown call) also stops everything.
+        let store = EtcdDirectiveStore::connect(opts([proxy.endpoint()])).await?;
+        let clone = store.clone();
+        eventually("connection open", CONVERGE, || {
+            proxy.active_connections() >= 1
+        })
+        .await?;
+        drop(store);
+        ensure!(clone.is_running(), "a clone keeps the task");
+        drop(clone);
+        eventually("connection closed after drop", CONVERGE, || {
+            proxy.active_connections() == 0
+        })
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t06_blackhole_detected_then_converges() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["before"], 600)).await?;
+        let store = EtcdDirectiveStore::connect(opts([proxy.endpoint()])).await?;
+        ensure!(ids(&store.load()) == ["before"]);
+
+        let started = Instant::now();
+        proxy.blackhole();
+        // Keep-alive 1 s + 1 s, progress 1 s + 1 s: detection within 5 s.
+        eventually("stale within the deadline", Duration::from_secs(5), || {
+            matches!(store.status().state, State::Stale { .. })
+        })
+        .await?;
+        let detected = started.elapsed();
+        eprintln!("blackhole detected after {detected:?}");
+        let during = put(&mut client, doc(&["during"], 600)).await?;
+        ensure!(
+            ids(&store.load()) == ["before"],
+            "last good kept while stale"
+        );
+        proxy.pass();
+        eventually("converged after heal", Duration::from_secs(30), || {
+            store.load().revision == during && store.status().state == State::Live
+        })
+        .await?;
+        ensure!(ids(&store.load()) == ["during"]);
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn t05_member_kill_in_three_member_cluster() -> anyhow::Result<()> {
+    bounded(async {
+        let mut cluster = EtcdCluster::start(3).await?;
+        let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
+        // Kill each member in turn: one of them carries the store's watch.
+        for victim in 0..3 {
+            cluster.stop_member(victim)?;
+            let survivors: Vec<String> = (0..3)
+                .filter(|&i| i != victim)
+                .map(|i| cluster.member_endpoint(i))
+                .collect();
+            let mut client = cluster.client_for(&survivors).await?;
+            let r = put_retry(&mut client, &doc(&[&format!("k{victim}")], 600)).await?;
+            eventually("update arrives through the survivors", CONVERGE, || {
+                store.load().revision >= r
+            })
+            .await?;
+            ensure!(ids(&store.load()) == [format!("k{victim}")]);
+            cluster.restart_member(victim).await?;
+        }
+        let status = store.status();
+        ensure!(status.reconnects >= 1, "the interruption shows: {status:?}");
+        eventually("live", CONVERGE, || store.status().state == State::Live).await?;
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::test]
+async fn t07_storm_50_stores_and_propagation() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["s"], 600)).await?;
+        let mut stores = Vec::new();
+        for _ in 0..50 {
+            stores.push(EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?);
+        }
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let mut c = cluster.client().await?;
+            writers.push(tokio::spawn(async move {
+                let mut last = 0;
+                for i in 0..250 {
+                    last = put(&mut c, doc(&[&format!("w{w}_{i}")], 600)).await?;
+                }
+                Ok::<i64, anyhow::Error>(last)
+            }));
+        }
+        let mut last = 0;
+        for w in writers {
+            last = last.max(w.await??);
+        }
+        for store in &stores {
+            eventually("store on the final revision", CONVERGE, || {
+                store.load().revision == last
+            })
+            .await?;
+        }
+
+        // Propagation delay from a put to every store.
+        let mut delays = Vec::new();
+        for i in 0..20 {
+            let receivers: Vec<_> = stores.iter().map(EtcdDirectiveStore::subscribe).collect();
+            let t0 = Instant::now();
+            let r = put(&mut client, doc(&[&format!("p{i}")], 600)).await?;
+            let waits = receivers.into_iter().map(|mut rx| async move {
+                rx.wait_for(|s| s.revision >= r).await.map(|_| t0.elapsed())
+            });
+            for d in futures_join_all(waits).await {
+                delays.push(d?);
+            }
+        }
+        delays.sort();
+        eprintln!(
+            "propagation to 50 stores over 20 puts: p50 {:?}, p99 {:?}, max {:?}",
+            percentile(&delays, 0.50),
+            percentile(&delays, 0.99),
+            delays.last().copied().unwrap_or_default()
+        );
+        for store in &stores {
+            store.shutdown().await;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Awaits all futures concurrently (spawned, so they progress in parallel).
+async fn futures_join_all<T: Send + 'static>(
+    futs: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn t12_tls_auth_and_fail_fast() -> anyhow::Result<()> {
+    bounded(async {
+        let material = TlsMaterial::generate()?;
+        let cluster = EtcdCluster::start_with(
+            1,
+            EtcdOptions {
+                tls: Some(material.clone()),
+                auth: Some(("directive".to_owned(), "s3cret".to_owned())),
+                ..EtcdOptions::default()
+            },
+        )
+        .await?;
+        let tls = TlsConfig {
+            ca_pem: Some(material.ca_cert_pem.clone()),
+            identity: Some((
+                material.client_cert_pem.clone(),
+                material.client_key_pem.clone(),
+            )),
+            domain: None,
+        };
+        let mut client = cluster.client().await?;
+        let r = put(&mut client, doc(&["secure"], 600)).await?;
+        let good = opts(cluster.endpoints()).with_tls(tls.clone());
+        let store =
+            EtcdDirectiveStore::connect(good.clone().with_auth("directive", "s3cret")).await?;
+        ensure!(store.load().revision == r);
+        let r2 = put(&mut client, doc(&["secure2"], 600)).await?;
+        eventually("update over TLS", CONVERGE, || store.load().revision == r2).await?;
+
+        // Wrong password: fails fast with etcd's cause.
+        let started = Instant::now();
+        let err = EtcdDirectiveStore::connect(good.clone().with_auth("directive", "wrong"))
+            .await
+            .err()
+            .context("wrong password must fail")?;
+        let msg = err.to_string();
+        eprintln!("wrong password: {msg} after {:?}", started.elapsed());
+        ensure!(started.elapsed() < Duration::from_secs(4));
+        ensure!(msg.contains("authentication failed"), "message: {msg}");
+
+        // Unknown CA: a TLS error.
+        let other = TlsMaterial::generate()?;
+        let bad_tls = TlsConfig {
+            ca_pem: Some(other.ca_cert_pem.clone()),
+            ..tls.clone()
+        };
+        let err = EtcdDirectiveStore::connect(
+            opts(cluster.endpoints())
+                .with_tls(bad_tls)
+                .with_auth("directive", "s3cret"),
+        )
+        .await
+        .err()
+        .context("unknown CA must fail")?;
+        eprintln!("unknown CA: {err}");
+
+        // Unreachable and blackholed endpoints: bounded by the connect timeout.
+        let port = directive_tests::free_port()?;
+        let started = Instant::now();
+        let err = EtcdDirectiveStore::connect(opts([format!("http://127.0.0.1:{port}")]))
+            .await
+            .err()
+            .context("unreachable must fail")?;
+        eprintln!("unreachable: {err} after {:?}", started.elapsed());
+        ensure!(started.elapsed() < Duration::from_secs(4));
+        let plain = EtcdCluster::start(1).await?;
+        let proxy = FaultProxy::for_endpoint(&plain.member_endpoint(0)).await?;
+        proxy.blackhole();
+        let started = Instant::now();
+        let err = EtcdDirectiveStore::connect(opts([proxy.endpoint()]))
+            .await
+            .err()
+            .context("blackholed must fail")?;
+        eprintln!("blackholed: {err} after {:?}", started.elapsed());
+        ensure!(started.elapsed() < Duration::from_secs(4));
+        ensure!(matches!(
+            err,
+            StoreError::Timeout { .. } | StoreError::Connect { .. }
+        ));
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
