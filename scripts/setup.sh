@@ -6,6 +6,7 @@
 #                                      protoc + libprotobuf-dev, etcd-server + etcd-client
 #   bash scripts/setup.sh --wasm       + wasm-bindgen-cli =0.2.129 (cargo install)
 #                                      + binaryen@132.0.0 (npm, wasm-opt) into .tools/
+#                                      + typescript@5.9.3 (npm, tsc checks the .d.ts) into .tools/
 #   bash scripts/setup.sh --browser    + Debian chromium + chromium-driver
 #                                      + playwright-core@1.65.1 (npm, Node >= 20) into .tools/
 #
@@ -149,6 +150,13 @@ if [ "$WANT_WASM" = 1 ]; then
     log "ok: binaryen@${DIRECTIVE_BINARYEN_VERSION} (wasm-opt at ${WASM_OPT})"
   else
     NPM_WANT+=("binaryen@${DIRECTIVE_BINARYEN_VERSION}")
+  fi
+  # tsc checks the package's TypeScript types (scripts/test-wasm.sh).
+  TYPESCRIPT_VERSION="5.9.3"
+  if [ "$(npm_pkg_version typescript)" = "$TYPESCRIPT_VERSION" ]; then
+    log "ok: typescript@${TYPESCRIPT_VERSION} in ${DIRECTIVE_TOOLS}"
+  else
+    NPM_WANT+=("typescript@${TYPESCRIPT_VERSION}")
   fi
 fi
 

@@ -30,6 +30,7 @@ mod reducer;
 mod report;
 mod request;
 pub mod sampling;
+mod schema;
 mod set;
 
 pub use backoff::Backoff;
@@ -45,6 +46,7 @@ pub use reducer::{
 };
 pub use report::{validate, DirectiveReport, ValidationReport};
 pub use request::{Decision, Explanation, Request};
+pub use schema::{schema, SCHEMA_ID};
 pub use set::DirectiveSet;
 
 /// The crate version, for `version()` in the CLI and the WASM build.

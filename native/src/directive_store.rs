@@ -21,6 +21,14 @@ pub trait DirectiveStore: Send + Sync {
     fn load(&self) -> Guard<Arc<Snapshot>>;
 }
 
+/// A shared store is a store: `Arc<InMemoryDirectiveStore>`, `Arc<dyn DirectiveStore>`.
+impl<T: DirectiveStore + ?Sized> DirectiveStore for Arc<T> {
+    #[inline]
+    fn load(&self) -> Guard<Arc<Snapshot>> {
+        (**self).load()
+    }
+}
+
 /// A store whose set is replaced by hand: for tests and single-node use.
 ///
 /// Not `Clone`; share it with `Arc`.

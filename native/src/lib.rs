@@ -8,8 +8,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod clock;
+pub mod demo;
 mod directive_store;
+pub mod proxy;
 pub mod publisher;
 pub mod store;
 

@@ -245,9 +245,14 @@ impl Publisher {
     }
 
     /// Re-publishes the version written at `revision` with a fresh stamp,
-    /// through the same validation and compare-and-swap as [`Self::publish`]
-    /// (against the key's current revision).
-    pub async fn rollback(&self, revision: i64) -> Result<Published, PublishError> {
+    /// through the same validation and compare-and-swap as [`Self::publish`]:
+    /// against `expected_revision` when given, else against the key's
+    /// current revision.
+    pub async fn rollback(
+        &self,
+        revision: i64,
+        expected_revision: Option<i64>,
+    ) -> Result<Published, PublishError> {
         let opts = GetOptions::new().with_revision(revision);
         let resp = match self.kv().get(self.key.as_str(), Some(opts)).await {
             Ok(resp) => resp,
@@ -259,6 +264,6 @@ impl Publisher {
             _ => return Err(PublishError::NotFound { revision }),
         };
         tracing::info!(key = %self.key, revision, "rolling back");
-        self.publish(&value, None).await
+        self.publish(&value, expected_revision).await
     }
 }

@@ -223,7 +223,7 @@ async fn t08_publisher_cas_invalid_history_rollback() -> anyhow::Result<()> {
         ensure!(history
             .iter()
             .all(|h| h.directives == Some(1) && h.published_at.is_some()));
-        let rolled = publisher.rollback(first.revision).await?;
+        let rolled = publisher.rollback(first.revision, None).await?;
         ensure!(rolled.revision > winner.revision);
         eventually("store applies the rollback", CONVERGE, || {
             store.load().revision == rolled.revision

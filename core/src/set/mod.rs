@@ -43,6 +43,9 @@ impl DirectiveSet {
     /// Ids are expected to be unique (the decoder guarantees it); a set with
     /// duplicate ids still evaluates correctly but does not re-decode.
     pub fn new(mut directives: Vec<Directive>, anchor_ms: u64, stamped: bool) -> Self {
+        // The decoder grows the vector by doubling; a set lives long, so give
+        // back the slack (up to half its size) once.
+        directives.shrink_to_fit();
         for d in &mut directives {
             d.expires_at_ms = anchor_ms.saturating_add(d.ttl_secs.saturating_mul(1000));
         }

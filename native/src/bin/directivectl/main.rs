@@ -6,9 +6,17 @@
 
 #![forbid(unsafe_code)]
 
+mod demo;
+mod etcd_args;
 mod eval;
+mod get;
+mod history;
 mod input;
+mod publish;
+mod schema;
+mod serve;
 mod validate;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -20,6 +28,8 @@ const EXIT_OK: u8 = 0;
 const EXIT_INVALID: u8 = 1;
 /// Exit code: usage, I/O or connection error.
 const EXIT_ERROR: u8 = 2;
+/// Exit code: the key changed since the expected revision.
+const EXIT_CONFLICT: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +55,24 @@ enum Command {
         after_help = "Example:\n  directivectl eval directives.json --tenant acme --index orders \\\n      --principal alice --endpoint Search --request-id req-42 --json"
     )]
     Eval(eval::Args),
+    /// Print the directive set etcd holds now, as a validation report plus its revision.
+    Get(get::Args),
+    /// Validate, stamp and publish a document with compare-and-swap on the revision.
+    Publish(publish::PublishArgs),
+    /// Delete the directive set (everything off), with compare-and-swap.
+    Clear(publish::ClearArgs),
+    /// List earlier versions of the directive set.
+    History(history::Args),
+    /// Re-publish an earlier version (validated, stamped anew, compare-and-swap).
+    Rollback(publish::RollbackArgs),
+    /// Follow the directive set as an instance applies it, one line per event.
+    Watch(watch::Args),
+    /// Print the JSON Schema of the wire format.
+    Schema(schema::Args),
+    /// Run the admin HTTP API and UI.
+    Serve(serve::Args),
+    /// Run everything locally: a private etcd, the admin UI and a simulated fleet.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +80,29 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Get(args) => block_on(get::run(args)),
+        Command::Publish(args) => block_on(publish::run_publish(args)),
+        Command::Clear(args) => block_on(publish::run_clear(args)),
+        Command::History(args) => block_on(history::run(args)),
+        Command::Rollback(args) => block_on(publish::run_rollback(args)),
+        Command::Watch(args) => block_on(watch::run(args)),
+        Command::Serve(args) => block_on(serve::run(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
     };
     ExitCode::from(code)
+}
+
+/// Runs an async verb on a fresh multi-threaded runtime.
+fn block_on(verb: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(verb),
+        Err(e) => {
+            eprintln!("directivectl: cannot start the async runtime: {e}");
+            EXIT_ERROR
+        }
+    }
 }

@@ -1,0 +1,193 @@
+//! The admin bearer token: where it comes from and how a request proves it.
+//!
+//! The upstream compared tokens in constant time only when the lengths were
+//! equal, so the time to fail told an attacker the token's length (spec §6,
+//! weakness 20). Here both sides are hashed with SHA-256 first and the two
+//! 32-byte digests are compared with `subtle`: the work done never depends
+//! on the presented token's length or content. The token itself is kept only
+//! as its digest, so it cannot end up in a `Debug` print or a log line.
+//!
+//! Tokens are read from a file or the environment, never from a flag value
+//! (flags show in `ps`). A token in the query string is refused outright:
+//! URLs end up in proxy logs, browser history and `Referer` headers.
+
+use std::path::Path;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+
+/// The environment variable holding the admin token when no file is given.
+pub const TOKEN_ENV: &str = "DIRECTIVE_ADMIN_TOKEN";
+
+/// The shortest token accepted: anything shorter is guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Query parameter names that look like a credential; a request carrying
+/// one is refused even if its header is right.
+const QUERY_CREDENTIAL_NAMES: [&str; 5] =
+    ["access_token", "token", "bearer", "auth", "authorization"];
+
+/// The expected admin token, held only as its SHA-256 digest.
+#[derive(Clone)]
+pub struct AdminToken {
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl AdminToken {
+    /// A token from its text. Refuses tokens shorter than [`MIN_TOKEN_LEN`]
+    /// bytes or containing whitespace or control characters (they would not
+    /// survive an HTTP header intact).
+    pub fn new(secret: &str) -> Result<Self, String> {
+        if secret.len() < MIN_TOKEN_LEN {
+            return Err(format!(
+                "the admin token must be at least {MIN_TOKEN_LEN} bytes long"
+            ));
+        }
+        if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("the admin token must not contain whitespace or control characters".into());
+        }
+        Ok(AdminToken {
+            digest: Sha256::digest(secret.as_bytes()).into(),
+        })
+    }
+
+    /// Reads the token from a file (one trailing newline is ignored).
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+        Self::new(text.trim_end_matches(['\r', '\n']))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Reads the token from [`TOKEN_ENV`]; `None` when it is unset or empty.
+    pub fn from_env() -> Option<Result<Self, String>> {
+        let value = std::env::var(TOKEN_ENV).ok().filter(|v| !v.is_empty())?;
+        Some(Self::new(&value).map_err(|e| format!("{TOKEN_ENV}: {e}")))
+    }
+
+    /// Generates a fresh random token (32 bytes from the OS, hex): the
+    /// token and its text, which the caller shows to the operator once.
+    pub fn generate() -> Result<(Self, String), String> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes)
+            .map_err(|e| format!("cannot read random bytes for the token: {e}"))?;
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok((Self::new(&text)?, text))
+    }
+
+    /// True when `presented` is the token. Constant time in both the
+    /// presented token's content and its length.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented).into();
+        bool::from(digest.ct_eq(&self.digest))
+    }
+
+    /// Checks a request's headers and query: exactly one `Authorization`
+    /// header of the form `Bearer <token>` and no credential in the query.
+    pub fn check(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        if query.is_some_and(query_has_credential) {
+            return false;
+        }
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            // Missing, or ambiguous: two headers might be read differently
+            // by a proxy in front of us.
+            return false;
+        };
+        let Some((scheme, token)) = value.as_bytes().split_first_chunk::<7>() else {
+            // Still hash something, so a short header costs about the same.
+            let _ = self.matches(value.as_bytes());
+            return false;
+        };
+        scheme.eq_ignore_ascii_case(b"Bearer ") & self.matches(token)
+    }
+}
+
+/// True when a query string names a credential-like parameter.
+fn query_has_credential(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or_default();
+        QUERY_CREDENTIAL_NAMES
+            .iter()
+            .any(|c| name.eq_ignore_ascii_case(c))
+    })
+}
+
+/// Middleware: every `/api` request must carry the token. Runs before the
+/// body is read, so an unauthenticated client cannot make the server buffer
+/// anything.
+pub(crate) async fn require_token(
+    State(token): State<AdminToken>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if token.check(request.headers(), request.uri().query()) {
+        next.run(request).await
+    } else {
+        tracing::info!(
+            method = %request.method(),
+            "admin request refused: missing or wrong bearer token"
+        );
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(auth: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for a in auth {
+            h.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(a).expect("valid header"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn accepts_only_the_exact_bearer_token() {
+        let token = AdminToken::new("0123456789abcdef").expect("valid");
+        assert!(token.check(&headers(&["Bearer 0123456789abcdef"]), None));
+        assert!(token.check(&headers(&["bearer 0123456789abcdef"]), None));
+        assert!(!token.check(&headers(&[]), None));
+        assert!(!token.check(&headers(&["Bearer 0123456789abcdeF"]), None));
+        assert!(!token.check(&headers(&["Bearer 0123456789abcdef0"]), None));
+        assert!(!token.check(&headers(&["Bearer  0123456789abcdef"]), None));
+        assert!(!token.check(&headers(&["Basic 0123456789abcdef"]), None));
+        assert!(!token.check(&headers(&["Bearer"]), None));
+        assert!(!token.check(
+            &headers(&["Bearer 0123456789abcdef", "Bearer 0123456789abcdef"]),
+            None
+        ));
+        assert!(!token.check(
+            &headers(&["Bearer 0123456789abcdef"]),
+            Some("access_token=0123456789abcdef")
+        ));
+        assert!(token.check(&headers(&["Bearer 0123456789abcdef"]), Some("limit=3")));
+    }
+
+    #[test]
+    fn refuses_weak_tokens_and_never_prints_one() {
+        assert!(AdminToken::new("short").is_err());
+        assert!(AdminToken::new("has a space in it!!").is_err());
+        let (token, text) = AdminToken::generate().expect("random");
+        assert_eq!(text.len(), 64);
+        assert!(!format!("{token:?}").contains(&text));
+    }
+}

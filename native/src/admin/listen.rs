@@ -1,0 +1,256 @@
+//! Where and how the admin server listens.
+//!
+//! The token travels in every request, so cleartext is acceptable only on
+//! loopback: binding any other address without TLS is refused unless the
+//! operator says `--insecure-listen` (e.g. behind a TLS-terminating proxy on
+//! the same host). TLS is rustls with the ring provider and the safe default
+//! protocol versions.
+//!
+//! The accept loop is ours rather than `axum::serve`, for three bounds a
+//! hostile client must not get around: at most [`MAX_CONNECTIONS`] served
+//! at once (further ones wait in the kernel's backlog), a TLS handshake and
+//! the request head must each arrive within [`HANDSHAKE_TIMEOUT`], and on
+//! shutdown every connection, long-lived SSE streams included, is closed
+//! after a short grace period.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::state::AdminApp;
+
+/// Most connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Time allowed for a TLS handshake, and for a request's head.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time open connections get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Where to listen.
+#[derive(Clone, Debug)]
+pub struct ListenOptions {
+    /// The address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Serve HTTPS with this certificate.
+    pub tls: Option<TlsFiles>,
+    /// Allow cleartext on a non-loopback address.
+    pub insecure_listen: bool,
+}
+
+/// Why the server could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Cleartext on a non-loopback address, not explicitly allowed.
+    #[error(
+        "refusing to listen on {0} without TLS: the admin token would cross the network in \
+         cleartext. Give --tls-cert and --tls-key, listen on 127.0.0.1, or pass \
+         --insecure-listen if a TLS-terminating proxy on this host fronts it"
+    )]
+    Insecure(SocketAddr),
+    /// The certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, io::Error),
+}
+
+/// The server, running. Stop it with [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    scheme: &'static str,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://addr` or `https://addr`.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.local_addr)
+    }
+
+    /// Stops accepting, closes every connection (after a short grace
+    /// period) and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Checks the listen policy, loads TLS, binds, and serves `app` in the
+/// background.
+pub async fn start(app: &AdminApp, options: ListenOptions) -> Result<RunningServer, ListenError> {
+    check_policy(&options)?;
+    let tls = options.tls.as_ref().map(load_tls).transpose()?;
+    let listener = TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| ListenError::Bind(options.addr, e))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| ListenError::Bind(options.addr, e))?;
+    let cancel = CancellationToken::new();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = tokio::spawn(accept_loop(listener, tls, app.router(), cancel.clone()));
+    tracing::info!(%local_addr, scheme, "admin server listening");
+    Ok(RunningServer {
+        local_addr,
+        scheme,
+        cancel,
+        task,
+    })
+}
+
+/// Cleartext only on loopback, unless explicitly allowed.
+pub fn check_policy(options: &ListenOptions) -> Result<(), ListenError> {
+    if options.tls.is_none() && !options.addr.ip().is_loopback() && !options.insecure_listen {
+        return Err(ListenError::Insecure(options.addr));
+    }
+    Ok(())
+}
+
+/// Loads the certificate chain and key into a TLS acceptor (HTTP/2 and
+/// HTTP/1.1 offered by ALPN).
+pub fn load_tls(files: &TlsFiles) -> Result<TlsAcceptor, ListenError> {
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ListenError::Tls(format!("{}: {e}", files.cert.display())))?;
+    if certs.is_empty() {
+        return Err(ListenError::Tls(format!(
+            "{}: no certificate found",
+            files.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| ListenError::Tls(format!("{}: {e}", files.key.display())))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ListenError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ListenError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: axum::Router,
+    cancel: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => break,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // EMFILE and friends: back off a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let tls = tls.clone();
+        let cancel = cancel.clone();
+        connections.spawn(async move {
+            serve_connection(stream, tls, service, cancel).await;
+            drop(permit);
+        });
+        // Reap finished connection tasks so the set does not grow.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    service: TowerToHyperService<axum::Router>,
+    cancel: CancellationToken,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT);
+    match tls {
+        None => drive(&builder, TokioIo::new(stream), service, cancel).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => drive(&builder, TokioIo::new(stream), service, cancel).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn drive<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: TokioIo<I>,
+    service: TowerToHyperService<axum::Router>,
+    cancel: CancellationToken,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        () = cancel.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The flags every etcd-talking verb shares: where etcd is, which key, and
+//! how to authenticate. Secrets come from files or the environment, never
+//! from flag values (which show in `ps`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use directive_etcd::{StoreOptions, TlsConfig};
+
+/// Connection flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct EtcdArgs {
+    /// etcd endpoints, comma-separated (e.g. http://127.0.0.1:2379).
+    #[arg(
+        long,
+        env = "DIRECTIVE_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub endpoints: Vec<String>,
+    /// The key holding the directive document.
+    #[arg(long, env = "DIRECTIVE_ETCD_KEY", default_value = directive_etcd::store::DEFAULT_KEY)]
+    pub key: String,
+    /// CA certificate (PEM) to verify etcd's TLS certificate.
+    #[arg(long, env = "DIRECTIVE_ETCD_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for etcd's client-cert auth.
+    #[arg(long, env = "DIRECTIVE_ETCD_CERT_FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, env = "DIRECTIVE_ETCD_KEY_FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// etcd user name (the password comes from --password-file or DIRECTIVE_ETCD_PASSWORD).
+    #[arg(long, env = "DIRECTIVE_ETCD_USER")]
+    pub user: Option<String>,
+    /// File holding the etcd password.
+    #[arg(long, env = "DIRECTIVE_ETCD_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Give up connecting after this many milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub connect_timeout_ms: u64,
+}
+
+impl EtcdArgs {
+    /// Builds the store/publisher options; errors name the file or setting.
+    pub fn options(&self) -> Result<StoreOptions, String> {
+        let endpoints: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
+        if endpoints.is_empty() {
+            return Err("--endpoints is empty".into());
+        }
+        let mut options = StoreOptions::new(endpoints)
+            .with_key(self.key.clone())
+            .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms));
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        if self.ca_file.is_some() || self.cert_file.is_some() {
+            let identity = match (&self.cert_file, &self.key_file) {
+                (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+                _ => None,
+            };
+            options = options.with_tls(TlsConfig {
+                ca_pem: self.ca_file.as_ref().map(read).transpose()?,
+                identity,
+                domain: None,
+            });
+        }
+        if let Some(user) = &self.user {
+            let password = match (
+                &self.password_file,
+                std::env::var("DIRECTIVE_ETCD_PASSWORD"),
+            ) {
+                (Some(p), _) => read(p)?.trim_end_matches(['\r', '\n']).to_owned(),
+                (None, Ok(pw)) => pw,
+                (None, Err(_)) => {
+                    return Err("--user needs --password-file or DIRECTIVE_ETCD_PASSWORD".into())
+                }
+            };
+            options = options.with_auth(user.clone(), password);
+        }
+        Ok(options)
+    }
+}

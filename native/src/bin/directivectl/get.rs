@@ -1,0 +1,144 @@
+//! `directivectl get`: what etcd holds now, as the fleet would read it.
+//!
+//! The output is the shared validation report (so a script that already
+//! parses `validate --json` parses this too) plus the key's mod revision,
+//! which is exactly what `publish --expect-revision` wants: read, edit,
+//! publish against what was read. An absent key reports the empty set at
+//! revision 0, because 0 is the revision `--expect-revision` uses for "the
+//! key must not exist" (etcd's header revision would be useless there).
+//!
+//! A stored value that does not decode (written around the publisher) is
+//! reported with its errors and exit code 1, like `validate`: instances keep
+//! their last good set, and an operator should know the key is poisoned.
+
+use directive_core::{validate, ValidationReport};
+use serde::Serialize;
+
+use crate::etcd_args::EtcdArgs;
+use crate::publish::{connect_publisher, report_publish_error};
+use crate::{EXIT_INVALID, EXIT_OK};
+
+/// Arguments of `get`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  directivectl get --endpoints http://127.0.0.1:2379 --json\n\n\
+                  An absent key is the empty set at revision 0. Exit codes: 0 ok, 1 the stored \
+                  value is invalid, 2 connection error."
+)]
+pub struct Args {
+    #[command(flatten)]
+    etcd: EtcdArgs,
+    /// Print the validation report plus `"revision"` as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The JSON shape of `get --json`: the report's keys, then `revision`.
+#[derive(Serialize)]
+struct GetOutput<'a> {
+    #[serde(flatten)]
+    report: &'a ValidationReport,
+    /// The key's mod revision; 0 when the key is absent.
+    revision: i64,
+}
+
+/// Runs `get`.
+pub async fn run(args: Args) -> u8 {
+    let publisher = match connect_publisher(&args.etcd).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (value, revision) = match publisher.current().await {
+        Ok(current) => current,
+        Err(e) => return report_publish_error(&e, false),
+    };
+    let now = directive_etcd::clock::now_ms();
+    let report = match &value {
+        Some(bytes) => validate(bytes, now, &directive_core::Limits::default()),
+        // Absent key: every instance applies the empty set.
+        None => ValidationReport {
+            ok: true,
+            errors: Vec::new(),
+            directives: Vec::new(),
+        },
+    };
+    if args.json {
+        match serde_json::to_string(&GetOutput {
+            report: &report,
+            revision,
+        }) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("directivectl: {e}");
+                return crate::EXIT_ERROR;
+            }
+        }
+    } else {
+        print_human(&args.etcd.key, value.is_some(), &report, revision, now);
+    }
+    if report.ok {
+        EXIT_OK
+    } else {
+        eprintln!(
+            "directivectl: the value at revision {revision} is invalid ({} error(s)); \
+             instances keep their last good set",
+            report.errors.len()
+        );
+        EXIT_INVALID
+    }
+}
+
+/// `revision R` then one line per directive (or per error).
+fn print_human(key: &str, present: bool, report: &ValidationReport, revision: i64, now: u64) {
+    if !present {
+        println!("revision 0 (key {key} absent): no directives");
+        return;
+    }
+    if report.ok {
+        println!(
+            "revision {revision}: {} directive(s)",
+            report.directives.len()
+        );
+    } else {
+        println!(
+            "revision {revision}: invalid, {} error(s)",
+            report.errors.len()
+        );
+    }
+    for d in &report.directives {
+        let mut targets = Vec::new();
+        if let Some(t) = &d.tenant {
+            targets.push(format!("tenant={t}"));
+        }
+        if let Some(i) = &d.index {
+            targets.push(format!("index={i}"));
+        }
+        if let Some(p) = &d.principal {
+            targets.push(format!("principal={p}"));
+        }
+        if let Some(e) = d.endpoint {
+            targets.push(format!("endpoint={e}"));
+        }
+        if targets.is_empty() {
+            targets.push("all".into());
+        }
+        let state = if d.expires_at_ms <= now {
+            "expired".to_owned()
+        } else {
+            format!("expires in {}s", (d.expires_at_ms - now).div_ceil(1000))
+        };
+        println!(
+            "  {} {} {} sample={}/1000{}{} {state}",
+            d.id,
+            d.level,
+            targets.join(" "),
+            d.sample_per_mille,
+            if d.ring_buffer { " ring_buffer" } else { "" },
+            if d.capture { " capture" } else { "" },
+        );
+    }
+    for e in &report.errors {
+        let path = if e.path.is_empty() { "/" } else { &e.path };
+        println!("  error {path}: {}: {}", e.code, e.message);
+    }
+}

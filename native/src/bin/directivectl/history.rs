@@ -1,0 +1,115 @@
+//! `directivectl history`: the key's earlier versions, for audit and rollback.
+//!
+//! The history is etcd's own MVCC history of the key (no extra storage), so
+//! it is newest first, starts with the current version, and ends at the
+//! last delete (`clear`), at compaction, or at the first version. Each line
+//! gives the revision to pass to `rollback`.
+
+use directive_etcd::HistoryEntry;
+
+use crate::etcd_args::EtcdArgs;
+use crate::publish::{connect_publisher, report_publish_error};
+use crate::{EXIT_ERROR, EXIT_OK};
+
+/// Arguments of `history`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  directivectl history --endpoints http://127.0.0.1:2379 --limit 5\n\n\
+    One line per version, newest first: revision, published_at (UTC), directive count \
+    or `invalid`. Ends at the last `clear`, at etcd's compaction, or at the first version."
+)]
+pub struct Args {
+    #[command(flatten)]
+    etcd: EtcdArgs,
+    /// List at most this many versions.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// Print a JSON array of `{"revision","published_at","directives"}`
+    /// (`null` when absent or invalid), newest first.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `history`.
+pub async fn run(args: Args) -> u8 {
+    let publisher = match connect_publisher(&args.etcd).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+    let entries = match publisher.history(limit).await {
+        Ok(entries) => entries,
+        Err(e) => return report_publish_error(&e, false),
+    };
+    if args.json {
+        match serde_json::to_string(&entries) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("directivectl: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    } else {
+        if entries.is_empty() {
+            eprintln!(
+                "no versions of {} (absent, cleared, or compacted away)",
+                args.etcd.key
+            );
+        }
+        for entry in &entries {
+            println!("{}", human_line(entry));
+        }
+    }
+    EXIT_OK
+}
+
+/// `REVISION  PUBLISHED_AT  N directive(s)`, or `invalid`.
+fn human_line(entry: &HistoryEntry) -> String {
+    let published = entry
+        .published_at
+        .map_or_else(|| "-".to_owned(), iso8601_utc);
+    let content = match entry.directives {
+        Some(n) => format!("{n} directive(s)"),
+        None => "invalid".to_owned(),
+    };
+    format!("{}\t{published}\t{content}", entry.revision)
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian,
+/// UTC). Written out rather than pulling in a date crate for one format.
+pub fn iso8601_utc(unix_ms: u64) -> String {
+    let millis = unix_ms % 1000;
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's
+/// `civil_from_days`, for non-negative day counts.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso8601_utc;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601_utc(1_800_000_000_123), "2027-01-15T08:00:00.123Z");
+        assert_eq!(iso8601_utc(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+    }
+}

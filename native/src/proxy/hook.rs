@@ -1,0 +1,87 @@
+//! The per-request hook: one snapshot load, one evaluation.
+//!
+//! [`Hook`] is the seam a proxy calls on every request. [`DirectiveHook`]
+//! reads the store's current snapshot (an `arc-swap` guard: one atomic load,
+//! no lock, no I/O) and evaluates; [`NoHook`] compiles the whole thing out,
+//! which is the baseline the overhead benchmark compares against.
+
+use directive_core::{Decision, Request};
+
+use crate::clock::now_ms;
+use crate::DirectiveStore;
+
+/// The response header that reports the decision.
+pub const HEADER: &str = "x-diagnostics";
+
+/// Decides what diagnostics a request gets.
+pub trait Hook: Send + Sync + 'static {
+    /// The decision for `request`, or `None` when the hook is disabled.
+    fn decide(&self, request: &Request<'_>) -> Option<Decision>;
+}
+
+/// Reads directives from a store.
+#[derive(Clone, Debug)]
+pub struct DirectiveHook<S> {
+    store: S,
+}
+
+impl<S> DirectiveHook<S> {
+    /// A hook over `store` (anything that implements [`DirectiveStore`]).
+    pub fn new(store: S) -> Self {
+        DirectiveHook { store }
+    }
+}
+
+impl<S: DirectiveStore + 'static> Hook for DirectiveHook<S> {
+    #[inline]
+    fn decide(&self, request: &Request<'_>) -> Option<Decision> {
+        Some(decide(&self.store, request, now_ms()))
+    }
+}
+
+/// The baseline: no directives at all.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHook;
+
+impl Hook for NoHook {
+    #[inline]
+    fn decide(&self, _: &Request<'_>) -> Option<Decision> {
+        None
+    }
+}
+
+/// The decision for one request from `store`'s current snapshot at `now_ms`.
+#[inline]
+pub fn decide<S: DirectiveStore + ?Sized>(
+    store: &S,
+    request: &Request<'_>,
+    now_ms: u64,
+) -> Decision {
+    store.load().set.evaluate(request, now_ms)
+}
+
+/// `ShapeTiming; ring=0; capture=1`: the decision as a header value.
+pub fn header_value(decision: &Decision) -> String {
+    format!(
+        "{}; ring={}; capture={}",
+        decision.level,
+        u8::from(decision.ring_buffer),
+        u8::from(decision.capture)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use directive_core::DiagLevel;
+
+    #[test]
+    fn header_format() {
+        let d = Decision {
+            level: DiagLevel::ShapeTiming,
+            ring_buffer: false,
+            capture: true,
+        };
+        assert_eq!(header_value(&d), "ShapeTiming; ring=0; capture=1");
+    }
+}

@@ -1,0 +1,21 @@
+//! Embedding the store in a proxy: from a request to a decision, once per request.
+//!
+//! Three layers, each usable alone:
+//! - [`attrs`] maps an HTTP request onto the directive vocabulary (tenant,
+//!   index, principal, endpoint kind, request id);
+//! - [`hook`] turns attributes into a [`Decision`](directive_core::Decision)
+//!   with one snapshot load, and renders it as the `x-diagnostics` header;
+//! - [`server`] is a complete reverse proxy (hyper) that applies the hook on
+//!   every request, used by the demo's fleet, the proxy tests and the
+//!   overhead benchmark (with [`hook::NoHook`] as the compiled-out baseline).
+//!
+//! [`echo`] is the trivial upstream those run against.
+
+pub mod attrs;
+pub mod echo;
+pub mod hook;
+pub mod server;
+
+pub use attrs::RequestAttrs;
+pub use hook::{header_value, DirectiveHook, Hook, NoHook, HEADER};
+pub use server::serve;
