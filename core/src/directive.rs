@@ -22,6 +22,7 @@ pub struct Target {
 
 impl Target {
     /// True when every set field equals the request's attribute.
+    #[inline]
     pub fn matches(&self, request: &Request<'_>) -> bool {
         let tenant_ok = match (&self.tenant, request.tenant) {
             (None, _) => true,

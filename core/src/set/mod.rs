@@ -105,6 +105,7 @@ impl DirectiveSet {
     /// the union of the applying directives' flags. Cost is proportional to
     /// the directives filed under the request's tenant, principal, index and
     /// endpoint, plus the wildcards, and expired ones are never visited.
+    #[inline]
     pub fn evaluate(&self, request: &Request<'_>, now_ms: u64) -> Decision {
         let mut decision = Decision::default();
         let mut bucket = None;

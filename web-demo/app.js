@@ -1,0 +1,752 @@
+// The directive-plane admin UI: validates with the WASM build of directive-core
+// (the fleet's own decoder) on every keystroke and talks to the admin API.
+// Plain ES modules; no framework, no external requests.
+
+import { AdminApi } from "./api.js";
+import { LineEditor } from "./editor.js";
+
+const TOKEN_KEY = "directive-admin-token";
+const PREVIEW_ROWS = 200;
+const ENDPOINTS = [
+  "IngestDoc", "IngestBulk", "Search", "MultiSearch", "Count", "GetById",
+  "MultiGet", "DeleteById", "DeleteByQuery", "Cursor", "Admin", "Unknown",
+];
+const LEVELS = ["Off", "Shape", "ShapeTiming", "ShapeRewriteDiff"];
+const SAMPLE = `{
+  "directives": [
+    {"id": "acme-timing", "level": "ShapeTiming", "ttl_secs": 1800, "tenant": "acme", "sample_per_mille": 250},
+    {"id": "orders-search-diff", "level": "ShapeRewriteDiff", "ttl_secs": 600, "index": "orders", "endpoint": "Search"},
+    {"id": "svc-breakglass", "level": "Shape", "ttl_secs": 300, "principal": "svc-billing", "ring_buffer": true}
+  ]
+}
+`;
+
+const $ = (id) => document.getElementById(id);
+
+/** Creates an element; children are nodes or strings (always text, never HTML). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+const fmtInt = (n) => Number(n).toLocaleString("en-US");
+// Browsers coarsen performance.now() (Chromium: 0.1 ms without cross-origin isolation).
+const fmtMs = (ms) => (ms < 0.1 ? "< 0.1 ms" : (ms < 10 ? ms.toFixed(1) : ms.toFixed(0)) + " ms");
+
+function fmtRemaining(ms) {
+  if (ms <= 0) return "expired";
+  const s = Math.ceil(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const pad = (x) => String(x).padStart(2, "0");
+  if (d > 0) return `${d}d ${pad(h)}h ${pad(m)}m`;
+  if (h > 0) return `${h}h ${pad(m)}m ${pad(sec)}s`;
+  if (m > 0) return `${m}m ${pad(sec)}s`;
+  return `${sec}s`;
+}
+
+// One formatter, built once: toLocaleString(...) per call builds a new one (slow for 200 rows).
+const DATE_FMT = new Intl.DateTimeFormat("en-GB", { dateStyle: "short", timeStyle: "medium", hour12: false });
+function fmtTime(ms) {
+  if (ms === null || ms === undefined) return "—";
+  return DATE_FMT.format(new Date(ms));
+}
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  wasm: null,
+  api: null,
+  events: null, // AbortController of the event stream
+  loaded: null, // {revision, text}: what the editor was loaded from (If-Match)
+  baseText: SAMPLE, // the text the editor is compared with to know if it is dirty
+  report: null, // the latest local validation report
+  reportJson: "",
+  lastValidateMs: null,
+  publishing: false,
+  live: { revision: null, state: null, count: null, ids: [], at: null },
+  fleet: [],
+  history: [],
+};
+
+let editor;
+
+function dirty() {
+  return editor.value !== state.baseText;
+}
+
+// ---------------------------------------------------------------- WASM
+
+async function loadWasm() {
+  try {
+    const mod = await import("./pkg/directive_wasm.js");
+    await mod.default();
+    state.wasm = mod;
+    $("wasm-version").textContent = `directive-core ${mod.version()} (WASM) · limits: ${fmtInt(mod.limits().max_directives)} directives, ${fmtInt(mod.limits().max_bytes)} bytes`;
+    return true;
+  } catch (e) {
+    const s = $("validation-status");
+    s.dataset.state = "invalid";
+    s.textContent = "The WASM validator could not be loaded (build it with: bash scripts/build-wasm.sh). " + (e && e.message ? e.message : e);
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- validation
+
+function validateNow() {
+  editor.refreshGutter();
+  if (!state.wasm) return;
+  const text = editor.value;
+  const start = performance.now();
+  const t0 = performance.now();
+  const json = state.wasm.validateJson(text);
+  const dt = performance.now() - t0;
+  const report = JSON.parse(json);
+  state.report = report;
+  state.reportJson = json;
+  state.lastValidateMs = dt;
+  renderValidation(report, dt);
+  renderPreview(report);
+  evaluateNow();
+  updateLoadedLine();
+  // The whole keystroke: validate, errors, marks, preview, evaluate (before paint).
+  $("validation-status").dataset.totalMs = (performance.now() - start).toFixed(1);
+}
+
+function renderValidation(report, dt) {
+  const status = $("validation-status");
+  const textarea = $("editor");
+  status.textContent = "";
+  const timing = el("span", { class: "timing", id: "validate-time", dataset: { ms: dt.toFixed(4) } }, ` · validated in ${fmtMs(dt)} (WASM, in this browser)`);
+  if (report.ok) {
+    const n = report.directives.length;
+    status.dataset.state = "valid";
+    status.append(el("strong", {}, `valid, ${fmtInt(n)} directive${n === 1 ? "" : "s"}`), timing);
+    textarea.setAttribute("aria-invalid", "false");
+    $("errors-box").hidden = true;
+    $("errors-list").textContent = "";
+    editor.markLines([]);
+    return;
+  }
+  const errs = report.errors;
+  status.dataset.state = "invalid";
+  status.append(
+    el("strong", {}, `invalid: ${errs.length} error${errs.length === 1 ? "" : "s"}`),
+    errs[0] ? ` — first: ${errs[0].code} at ${errs[0].path || "(document)"}${errs[0].line ? ` (line ${errs[0].line})` : ""}` : "",
+    timing,
+  );
+  textarea.setAttribute("aria-invalid", "true");
+  renderErrorList($("errors-list"), errs, true);
+  $("errors-count").textContent = `(${errs.length})`;
+  $("errors-box").hidden = false;
+  editor.markLines(errs.map((e) => e.line).filter(Boolean));
+}
+
+function renderErrorList(list, errors, jump) {
+  list.textContent = "";
+  const frag = document.createDocumentFragment();
+  for (const e of errors) {
+    const loc = e.line ? `${e.line}:${e.column ?? 1}` : "—";
+    const body = [
+      el("code", { class: "err-code" }, e.code),
+      el("code", { class: "err-path" }, e.path === "" ? "(document)" : e.path),
+      el("span", { class: "err-loc" }, e.line ? `line ${loc}` : "no position"),
+      el("span", { class: "err-msg" }, e.message),
+    ];
+    const item = jump
+      ? el("button", {
+          type: "button",
+          class: "err-btn",
+          dataset: { code: e.code, path: e.path, line: e.line ?? "" },
+          "aria-label": `${e.code} at ${e.path || "the document"}${e.line ? `, line ${e.line} column ${e.column}` : ""}: ${e.message}`,
+          onclick: () => e.line && editor.goTo(e.line, e.column ?? 1),
+        }, body)
+      : el("div", { class: "err-btn" }, body);
+    frag.append(el("li", {}, item));
+  }
+  list.append(frag);
+}
+
+// ---------------------------------------------------------------- preview
+
+function targetText(d) {
+  const parts = [];
+  for (const k of ["tenant", "index", "principal", "endpoint"]) if (d[k] !== undefined) parts.push(`${k}=${d[k]}`);
+  return parts.length ? parts.join(" · ") : "* (every request)";
+}
+
+function renderPreview(report) {
+  const body = $("preview-body");
+  body.textContent = "";
+  const note = $("preview-note");
+  if (!report.ok) {
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "The set is invalid: the fleet would reject it and keep its last good set.")));
+    note.textContent = "Decoded by the same WASM decoder the fleet runs.";
+    return;
+  }
+  const ds = report.directives;
+  if (ds.length === 0) {
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "Valid, empty set: nothing is traced.")));
+  }
+  const now = Date.now();
+  const frag = document.createDocumentFragment();
+  for (const d of ds.slice(0, PREVIEW_ROWS)) {
+    const sp = d.sample_per_mille;
+    const flags = [];
+    if (d.ring_buffer) flags.push(el("span", { class: "tag" }, "ring_buffer"));
+    if (d.capture) flags.push(el("span", { class: "tag" }, "capture"));
+    frag.append(el("tr", { dataset: { id: d.id } },
+      el("td", {}, el("code", {}, d.id)),
+      el("td", {}, el("span", { class: `lvl lvl-${d.level}` }, d.level)),
+      el("td", {}, targetText(d)),
+      el("td", { class: "num" }, sp === 1000 ? "100%" : `${(sp / 10).toFixed(1)}% (${sp}‰)`),
+      el("td", {}, flags.length ? flags : "—"),
+      el("td", { class: "num countdown", dataset: { exp: d.expires_at_ms }, title: `expires ${fmtTime(d.expires_at_ms)}` }, fmtRemaining(d.expires_at_ms - now)),
+    ));
+  }
+  body.append(frag);
+  note.textContent = ds.length > PREVIEW_ROWS
+    ? `Showing the first ${PREVIEW_ROWS} of ${fmtInt(ds.length)} directives.`
+    : "Decoded by the same WASM decoder the fleet runs; expiry counts down live.";
+}
+
+function tickCountdowns() {
+  const now = Date.now();
+  for (const cell of document.querySelectorAll("td.countdown")) {
+    const left = Number(cell.dataset.exp) - now;
+    cell.textContent = fmtRemaining(left);
+    cell.classList.toggle("expired", left <= 0);
+    cell.classList.toggle("soon", left > 0 && left < 60_000);
+  }
+}
+
+// ---------------------------------------------------------------- evaluate
+
+function requestFromForm() {
+  const tenant = $("ev-tenant").value;
+  return {
+    tenant: tenant === "" ? null : tenant,
+    index: $("ev-index").value,
+    principal: $("ev-principal").value,
+    endpoint: $("ev-endpoint").value,
+    request_id: $("ev-request").value,
+  };
+}
+
+function evaluateNow() {
+  const out = $("eval-result");
+  out.textContent = "";
+  if (!state.wasm || !state.report) return;
+  if (!state.report.ok) {
+    out.dataset.level = "";
+    out.append("Fix the set's errors first: an invalid set is never applied.");
+    return;
+  }
+  try {
+    const x = state.wasm.evaluate(editor.value, requestFromForm());
+    out.dataset.level = x.level;
+    const flags = [x.ring_buffer ? "ring buffer" : null, x.capture ? "capture" : null].filter(Boolean);
+    out.append(
+      "Decision: ", el("strong", { id: "eval-level" }, x.level),
+      flags.length ? ` · ${flags.join(" + ")}` : " · no ring buffer, no capture",
+      el("br"),
+      ...(x.matched.length ? ["Matched: ", el("code", { id: "eval-matched" }, x.matched.join(", "))] : ["No directive applies to this request."]),
+    );
+  } catch (e) {
+    out.dataset.level = "";
+    out.append(`Cannot evaluate: ${e && e.message ? e.message : e}`);
+  }
+}
+
+// ---------------------------------------------------------------- documents
+
+/** The applied set (a validation report) back as an editable wire document, one directive per line. */
+function reportToDocument(report, now = Date.now()) {
+  const lines = [];
+  let expired = 0;
+  for (const d of report.directives) {
+    const ttl = Math.ceil((d.expires_at_ms - now) / 1000);
+    if (ttl <= 0) { expired++; continue; }
+    const o = { id: d.id, level: d.level, ttl_secs: ttl };
+    for (const k of ["tenant", "index", "principal", "endpoint"]) if (d[k] !== undefined) o[k] = d[k];
+    if (d.sample_per_mille !== 1000) o.sample_per_mille = d.sample_per_mille;
+    if (d.ring_buffer) o.ring_buffer = true;
+    if (d.capture) o.capture = true;
+    lines.push("    " + JSON.stringify(o).replace(/","/g, "\", \"").replace(/":/g, "\": ").replace(/,"/g, ", \""));
+  }
+  const text = lines.length ? `{\n  "directives": [\n${lines.join(",\n")}\n  ]\n}\n` : `{\n  "directives": []\n}\n`;
+  return { text, expired };
+}
+
+function generateDocument(n) {
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    const o = { id: `gen-${String(i).padStart(4, "0")}`, level: LEVELS[i % 4], ttl_secs: 600 + (i % 3600) };
+    switch (i % 5) {
+      case 0: o.tenant = `tenant-${i % 97}`; break;
+      case 1: o.index = `index-${i % 53}`; o.endpoint = ENDPOINTS[i % 11]; break;
+      case 2: o.principal = `svc-${i % 31}`; o.ring_buffer = true; break;
+      case 3: o.tenant = `tenant-${i % 89}`; o.index = `logs-${i % 7}`; o.sample_per_mille = (i * 7) % 1001; break;
+      default: o.endpoint = ENDPOINTS[i % 12]; o.capture = true; o.sample_per_mille = 5;
+    }
+    lines.push("    " + JSON.stringify(o));
+  }
+  return `{\n  "directives": [\n${lines.join(",\n")}\n  ]\n}\n`;
+}
+
+function setEditorText(text, { base = text, loaded } = {}) {
+  editor.value = text;
+  state.baseText = base;
+  if (loaded !== undefined) state.loaded = loaded;
+  validateNow();
+}
+
+function updateLoadedLine() {
+  const line = $("loaded-from");
+  if (!state.loaded) {
+    line.textContent = state.api ? "Not loaded from the server yet" : "Offline: validating locally only";
+    return;
+  }
+  line.textContent = `Loaded from revision ${state.loaded.revision}${dirty() ? " · edited" : ""}`;
+  line.dataset.revision = String(state.loaded.revision);
+}
+
+// ---------------------------------------------------------------- connection
+
+function setConn(kind, text) {
+  const c = $("conn-status");
+  c.dataset.state = kind;
+  c.textContent = text;
+}
+
+async function connect(token) {
+  disconnect();
+  state.api = new AdminApi(token);
+  setConn("connecting", "Connecting…");
+  let res;
+  try {
+    res = await state.api.directives();
+  } catch (e) {
+    setConn("error", `Cannot reach the server: ${e.message}`);
+    return;
+  }
+  if (res.status === 401) {
+    setConn("error", "Token refused (401)");
+    state.api = null;
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  if (res.ok && res.json) {
+    applyLiveFromReport(res.json);
+    if (!dirty()) {
+      loadFromResponse(res.json);
+    } else if (!state.loaded) {
+      // Typed before connecting: keep the edits, based on what is applied now.
+      state.loaded = { revision: res.json.revision };
+      showResult("warn", [el("p", {}, `Your edits are kept; publishing them replaces revision ${res.json.revision} (applied now).`)]);
+    }
+  } else {
+    setConn("error", `GET /api/directives: HTTP ${res.status}${res.json && res.json.error ? ` (${res.json.error})` : ""}`);
+  }
+  startEvents();
+  refreshHistory();
+  updateLoadedLine();
+}
+
+function disconnect() {
+  if (state.events) state.events.abort();
+  state.events = null;
+  state.api = null;
+}
+
+function startEvents() {
+  const ctl = new AbortController();
+  state.events = ctl;
+  const api = state.api;
+  api.followEvents({
+    signal: ctl.signal,
+    onEvent: onServerEvent,
+    onState: (s, detail) => {
+      if (ctl.signal.aborted && s !== "closed") return;
+      if (s === "live") setConn("live", "Connected · live events");
+      else if (s === "connecting") setConn("connecting", "Connecting to the event stream…");
+      else if (s === "retrying") setConn("error", `Event stream lost (${detail}); retrying…`);
+      else if (s === "unauthorized") setConn("error", "Token refused (401)");
+      else if (s === "closed" && state.events === ctl) setConn("offline", "Not connected");
+    },
+  });
+}
+
+function applyLiveFromReport(body) {
+  state.live.revision = body.revision;
+  state.live.count = body.directives.length;
+  state.live.ids = body.directives.map((d) => d.id);
+  state.live.state = body.status ? body.status.state : state.live.state;
+  renderLive();
+}
+
+function loadFromResponse(body) {
+  const { text, expired } = reportToDocument(body);
+  setEditorText(text, { loaded: { revision: body.revision } });
+  if (expired) showResult("warn", [el("p", {}, `${expired} expired directive${expired === 1 ? " was" : "s were"} left out of the editor.`)]);
+}
+
+async function loadApplied() {
+  if (!state.api) return needToken();
+  const res = await state.api.directives();
+  if (!res.ok) return showResult("error", [el("p", {}, `Could not load: HTTP ${res.status}`)]);
+  applyLiveFromReport(res.json);
+  $("publish-result").hidden = true;
+  loadFromResponse(res.json);
+  $("live-warning").hidden = true;
+}
+
+function needToken() {
+  showResult("error", [el("p", {}, "Enter the admin token first (top of the page).")]);
+  $("token-input").focus();
+}
+
+// ---------------------------------------------------------------- events
+
+let historyTimer = null;
+
+function onServerEvent(ev) {
+  state.live.at = Date.now();
+  switch (ev.event) {
+    case "state":
+      state.live.revision = ev.revision;
+      state.live.count = ev.directives;
+      state.live.ids = ev.ids || [];
+      state.live.state = ev.status ? ev.status.state : state.live.state;
+      break;
+    case "applied":
+      state.live.revision = ev.revision;
+      state.live.count = ev.directives;
+      state.live.ids = ev.ids || [];
+      clearTimeout(historyTimer);
+      historyTimer = setTimeout(refreshHistory, 150);
+      flash("live-revision");
+      break;
+    case "rejected": {
+      const w = $("live-warning");
+      w.hidden = false;
+      w.textContent = `Revision ${ev.revision} was rejected by the store (${(ev.errors || []).map((e) => `${e.code} at ${e.path || "(document)"}`).join(", ")}); the fleet keeps revision ${state.live.revision}.`;
+      break;
+    }
+    case "status":
+      state.live.state = ev.state;
+      break;
+    case "fleet":
+      state.fleet = ev.instances || [];
+      renderFleet();
+      break;
+    case "lagged":
+      if (state.api) {
+        state.api.directives().then((r) => r.ok && applyLiveFromReport(r.json));
+        state.api.fleet().then((r) => { if (r.ok) { state.fleet = r.json.instances; renderFleet(); } });
+      }
+      break;
+    default:
+      break;
+  }
+  renderLive();
+  followApplied();
+}
+
+/** A clean editor follows the applied set; an edited one is warned that it is stale. */
+function followApplied() {
+  if (state.publishing) return;
+  const live = state.live.revision;
+  if (!state.api || !state.loaded || live === null || live === state.loaded.revision) {
+    if (state.loaded && live === state.loaded.revision) $("live-warning").hidden = true;
+    return;
+  }
+  if (!dirty()) {
+    state.api.directives().then((r) => {
+      if (r.ok && !dirty()) {
+        loadFromResponse(r.json);
+        $("live-warning").hidden = true;
+      }
+    });
+    return;
+  }
+  const w = $("live-warning");
+  w.hidden = false;
+  w.textContent = `The applied set moved to revision ${live} since you loaded revision ${state.loaded.revision}; publishing your edits will conflict.`;
+  w.append(el("button", { type: "button", class: "small", onclick: loadApplied }, "Reload (discard edits)"));
+}
+
+function flash(id) {
+  const n = $(id);
+  n.classList.remove("flash");
+  void n.offsetWidth;
+  n.classList.add("flash");
+}
+
+function renderLive() {
+  const l = state.live;
+  $("live-revision").textContent = l.revision ?? "—";
+  $("live-state").textContent = l.state ?? "—";
+  $("live-count").textContent = l.count ?? "—";
+  $("live-last").textContent = l.at ? new Date(l.at).toLocaleTimeString("en-GB", { hour12: false }) : "—";
+  const ids = l.ids.slice(0, 30).join(", ") + (l.ids.length > 30 ? `, … (+${l.ids.length - 30})` : "");
+  $("live-ids").textContent = l.ids.length ? `ids: ${ids}` : "";
+  renderFleet();
+}
+
+function renderFleet() {
+  const body = $("fleet-body");
+  body.textContent = "";
+  const rows = state.fleet;
+  if (!rows.length) {
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No fleet instances reported (serve without a fleet).")));
+    $("fleet-summary").textContent = "";
+    return;
+  }
+  const live = state.live.revision;
+  let inSync = 0;
+  for (const r of rows) {
+    const ok = r.applied_revision === live;
+    if (ok) inSync++;
+    body.append(el("tr", { dataset: { instance: r.id, revision: r.applied_revision } },
+      el("td", {}, r.id),
+      el("td", { class: "num" }, String(r.applied_revision), " ",
+        el("span", { class: ok ? "sync-ok" : "sync-behind" }, ok ? "✓" : "behind")),
+      el("td", {}, r.state),
+      el("td", { class: "num" }, String(r.directives)),
+      el("td", { class: "num" }, r.last_change_latency_ms === null || r.last_change_latency_ms === undefined ? "—" : `${r.last_change_latency_ms} ms`),
+    ));
+  }
+  const s = $("fleet-summary");
+  s.textContent = `(${inSync} of ${rows.length} at revision ${live ?? "—"})`;
+  s.dataset.inSync = String(inSync);
+  s.dataset.total = String(rows.length);
+}
+
+// ---------------------------------------------------------------- publish
+
+function showResult(kind, children) {
+  const box = $("publish-result");
+  box.hidden = false;
+  box.dataset.kind = kind;
+  box.textContent = "";
+  box.append(...children);
+}
+
+async function publish(ifMatch) {
+  if (!state.api) return needToken();
+  if (!state.loaded && ifMatch === undefined) {
+    return showResult("error", [el("p", {}, "Load the applied set first: publishing needs the revision your edits start from.")]);
+  }
+  const expected = ifMatch ?? state.loaded.revision;
+  const text = editor.value;
+  const localJson = state.wasm ? state.wasm.validateJson(text) : null;
+  const btn = $("btn-publish");
+  btn.disabled = true;
+  state.publishing = true; // our own write's events may arrive before its answer
+  let res;
+  try {
+    res = await state.api.publish(text, expected);
+  } catch (e) {
+    return showResult("error", [el("p", {}, `Publish failed: ${e.message}`)]);
+  } finally {
+    btn.disabled = false;
+    state.publishing = false;
+  }
+  if (res.status === 200) {
+    const rev = res.json.revision;
+    state.loaded = { revision: rev };
+    state.baseText = text;
+    updateLoadedLine();
+    $("live-warning").hidden = true;
+    followApplied();
+    refreshHistory();
+    showResult("ok", [el("p", { id: "publish-ok", dataset: { revision: rev } }, el("strong", {}, `Published revision ${rev}`), ` (If-Match "${expected}"). The fleet picks it up through its watch; see the live view.`)]);
+    return;
+  }
+  if (res.status === 409) return showConflict(expected, res.json ? res.json.current_revision : "?");
+  if (res.status === 400 && res.json && Array.isArray(res.json.errors)) {
+    const same = localJson !== null && res.text === localJson;
+    const list = el("ol", { id: "server-errors" });
+    renderErrorList(list, res.json.errors, false);
+    showResult("error", [
+      el("p", {}, el("strong", {}, "The server refused the set (400); nothing was written.")),
+      el("p", { id: "server-report-match", dataset: { same: String(same) } },
+        same ? "Its report is byte-for-byte the one shown above (same decoder)." : "Its report differs from the one shown above."),
+      list,
+    ]);
+    return;
+  }
+  const code = res.json && res.json.error ? res.json.error : "";
+  const why = {
+    401: "the token was refused",
+    413: "the document is larger than the server's limit",
+    415: "wrong content type",
+    428: "If-Match is required",
+    502: "etcd failed the request",
+    503: "the server's store is not ready yet",
+  }[res.status] || "unexpected answer";
+  showResult("error", [el("p", {}, `Publish failed: HTTP ${res.status} ${code ? `(${code})` : ""} — ${why}.`)]);
+}
+
+function showConflict(expected, current) {
+  const compareBox = el("div", { class: "compare", id: "compare-box" });
+  showResult("conflict", [
+    el("p", { id: "conflict-msg", dataset: { current } }, el("strong", {}, "Conflict (409): "),
+      `you loaded revision ${expected}, but the key is now at revision ${current}. Nothing was written.`),
+    el("div", { class: "actions" },
+      el("button", { type: "button", id: "btn-conflict-reload", onclick: loadApplied }, "Reload the applied set (discard my edits)"),
+      el("button", { type: "button", id: "btn-conflict-compare", onclick: () => compare(compareBox, current) }, "Compare with the applied set"),
+    ),
+    compareBox,
+  ]);
+}
+
+const SAME_KEYS = ["level", "tenant", "index", "principal", "endpoint", "sample_per_mille", "ring_buffer", "capture"];
+
+async function compare(box, current) {
+  box.textContent = "Loading the applied set…";
+  const res = await state.api.directives();
+  if (!res.ok) { box.textContent = `Could not load: HTTP ${res.status}`; return; }
+  const theirs = new Map(res.json.directives.map((d) => [d.id, d]));
+  const mine = state.report && state.report.ok ? new Map(state.report.directives.map((d) => [d.id, d])) : new Map();
+  const onlyMine = [...mine.keys()].filter((id) => !theirs.has(id));
+  const onlyTheirs = [...theirs.keys()].filter((id) => !mine.has(id));
+  const changed = [...mine.keys()].filter((id) => theirs.has(id)).flatMap((id) => {
+    const a = mine.get(id), b = theirs.get(id);
+    const diffs = SAME_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k}: applied ${b[k] ?? "unset"} → yours ${a[k] ?? "unset"}`);
+    return diffs.length ? [`${id}: ${diffs.join("; ")}`] : [];
+  });
+  const section = (title, items) => [el("h4", {}, `${title} (${items.length})`), items.length ? el("ul", {}, items.map((t) => el("li", {}, el("code", {}, t)))) : el("p", {}, "none")];
+  box.textContent = "";
+  box.append(
+    el("p", {}, `Applied revision ${res.json.revision} vs. your editor${state.report && state.report.ok ? "" : " (your set is invalid: only the applied ids are listed)"}:`),
+    ...section("Only in yours", onlyMine),
+    ...section("Only in the applied set", onlyTheirs),
+    ...section("Changed", changed),
+    el("div", { class: "actions" },
+      el("button", { type: "button", id: "btn-publish-over", class: "primary", onclick: () => publish(res.json.revision) },
+        `Publish mine over revision ${res.json.revision}`)),
+  );
+}
+
+// ---------------------------------------------------------------- history
+
+async function refreshHistory() {
+  if (!state.api) return;
+  const res = await state.api.history(20);
+  const body = $("history-body");
+  if (!res.ok) {
+    body.textContent = "";
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 4 }, `History unavailable: HTTP ${res.status}`)));
+    return;
+  }
+  state.history = res.json.entries;
+  body.textContent = "";
+  for (const e of state.history) {
+    const current = e.revision === state.live.revision;
+    body.append(el("tr", { dataset: { revision: e.revision } },
+      el("td", { class: "num" }, String(e.revision), current ? el("span", { class: "tag tag-applied" }, "applied") : null),
+      el("td", {}, fmtTime(e.published_at)),
+      el("td", { class: "num" }, e.directives === null ? "invalid" : String(e.directives)),
+      el("td", {}, current || e.directives === null ? "" : el("button", {
+        type: "button", class: "small", dataset: { rollback: e.revision },
+        "aria-label": `Roll back to revision ${e.revision}`,
+        onclick: () => rollback(e.revision),
+      }, "Roll back")),
+    ));
+  }
+  if (!state.history.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 4 }, "No versions.")));
+}
+
+async function rollback(revision) {
+  const out = $("history-result");
+  out.textContent = `Rolling back to revision ${revision}…`;
+  const res = await state.api.rollback(revision, state.live.revision);
+  if (res.ok) {
+    out.textContent = `Rolled back: revision ${revision}'s set is now published as revision ${res.json.revision}.`;
+    out.dataset.revision = String(res.json.revision);
+    refreshHistory();
+  } else if (res.status === 409) {
+    out.textContent = `Not rolled back: the key moved on (now revision ${res.json.current_revision}). Refresh and try again.`;
+  } else {
+    out.textContent = `Not rolled back: HTTP ${res.status}${res.json && res.json.error ? ` (${res.json.error})` : ""}.`;
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+/** For the e2e test and the curious: time validate() over `runs` runs of `text`. */
+function measure(text, runs = 30) {
+  const times = [];
+  let report;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    report = state.wasm.validate(text);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { runs, min: times[0], median: times[Math.floor(runs / 2)], max: times[runs - 1], ok: report.ok, directives: report.directives.length, bytes: new TextEncoder().encode(text).length };
+}
+
+async function main() {
+  editor = new LineEditor({ textarea: $("editor"), gutter: $("gutter"), marks: $("editor-marks") });
+  const sel = $("ev-endpoint");
+  for (const e of ENDPOINTS) sel.append(el("option", { value: e, selected: e === "Search" }, e));
+
+  editor.value = SAMPLE;
+  const ok = await loadWasm();
+  $("editor").addEventListener("input", validateNow);
+  $("eval-form").addEventListener("input", evaluateNow);
+  $("eval-form").addEventListener("submit", (e) => { e.preventDefault(); evaluateNow(); });
+  $("btn-load").addEventListener("click", loadApplied);
+  $("btn-sample").addEventListener("click", () => { editor.value = SAMPLE; validateNow(); });
+  $("btn-gen1000").addEventListener("click", () => { editor.value = generateDocument(1000); validateNow(); });
+  $("btn-publish").addEventListener("click", () => publish());
+  $("btn-history").addEventListener("click", refreshHistory);
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("token-input").value.trim();
+    if (t) connect(t);
+  });
+  $("token-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("token-input").value = "";
+    disconnect();
+    setConn("offline", "Not connected");
+    updateLoadedLine();
+  });
+  // Ctrl/Cmd+Enter publishes from the editor.
+  $("editor").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); publish(); }
+  });
+  setInterval(tickCountdowns, 1000);
+
+  window.directiveDemo = { measure, generateDocument, state };
+  if (ok) validateNow();
+  document.body.dataset.ready = ok ? "true" : "wasm-missing";
+
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    $("token-input").value = saved;
+    connect(saved);
+  } else {
+    updateLoadedLine();
+  }
+}
+
+main();
