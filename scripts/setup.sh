@@ -9,6 +9,8 @@
 #                                      + typescript@5.9.3 (npm, tsc checks the .d.ts) into .tools/
 #   bash scripts/setup.sh --browser    + Debian chromium + chromium-driver
 #                                      + playwright-core@1.65.1 (npm, Node >= 20) into .tools/
+#   bash scripts/setup.sh --fuzz       + cargo-fuzz 0.13.2 (cargo install --locked), only when a
+#                                      nightly toolchain is already installed (none is downloaded)
 #
 # Other scripts find the tools with `source scripts/env.sh`.
 set -euo pipefail
@@ -19,16 +21,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 WANT_WASM=0
 WANT_BROWSER=0
+WANT_FUZZ=0
 for arg in "$@"; do
   case "$arg" in
     --wasm) WANT_WASM=1 ;;
     --browser) WANT_BROWSER=1 ;;
+    --fuzz) WANT_FUZZ=1 ;;
     -h | --help)
-      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       exit 0
       ;;
     *)
-      echo "setup.sh: unknown argument: $arg (expected --wasm and/or --browser)" >&2
+      echo "setup.sh: unknown argument: $arg (expected --wasm, --browser and/or --fuzz)" >&2
       exit 2
       ;;
   esac
@@ -194,6 +198,20 @@ if [ "$WANT_WASM" = 1 ]; then
     [[ "$WB_HAVE" == "wasm-bindgen ${WB_WANT}"* ]] ||
       die "after install, 'wasm-bindgen --version' says '${WB_HAVE}' ($(command -v wasm-bindgen || echo 'not on PATH')), wanted ${WB_WANT}"
     log "installed: ${WB_HAVE}"
+  fi
+fi
+
+# ---------------------------------------------------------------- cargo-fuzz
+if [ "$WANT_FUZZ" = 1 ]; then
+  CARGO_FUZZ_VERSION="0.13.2"
+  if ! cargo +nightly --version >/dev/null 2>&1; then
+    log "skip: cargo-fuzz (no nightly toolchain; scripts/test-fuzz.sh falls back to a stable replay)"
+  elif [ "$(cargo +nightly fuzz --version 2>/dev/null)" = "cargo-fuzz ${CARGO_FUZZ_VERSION}" ]; then
+    log "ok: cargo-fuzz ${CARGO_FUZZ_VERSION}"
+  else
+    log "installing: cargo install cargo-fuzz --version ${CARGO_FUZZ_VERSION} --locked (about 1 min)"
+    (cd / && env -u CARGO_TARGET_DIR cargo install cargo-fuzz \
+      --version "$CARGO_FUZZ_VERSION" --locked --force </dev/null >&2)
   fi
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command: bash scripts/test.sh
 #
-# Runs setup (--wasm --browser), then the stages below in order, stopping at the
+# Runs setup (--wasm --browser --fuzz), then the stages below in order, stopping at the
 # first failure. Each stage prints a banner and its elapsed seconds.
 # Optional stages run only if their script exists (scripts/test-wasm.sh,
 # scripts/test-e2e.sh); each gets a fresh TMPDIR of its own (Chromium leaves
@@ -84,7 +84,7 @@ if [ "$DRY_RUN" = 1 ]; then
   echo "[dry-run] repo: $ROOT  CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 fi
 
-stage "setup (--wasm --browser)" bash scripts/setup.sh --wasm --browser
+stage "setup (--wasm --browser --fuzz)" bash scripts/setup.sh --wasm --browser --fuzz
 stage "rustfmt" cargo fmt --all -- --check
 stage "clippy (native, workspace)" cargo clippy --workspace --all-targets -- -D warnings
 # Never --workspace for wasm32: the native crate pulls in tokio/mio (P10).
@@ -95,6 +95,7 @@ stage "build core for wasm32" cargo build -p directive-core --target wasm32-unkn
 stage "cargo test (workspace, native)" cargo test --workspace
 optional_stage scripts/test-wasm.sh
 optional_stage scripts/test-e2e.sh
+optional_stage scripts/test-fuzz.sh
 
 if [ "$DRY_RUN" = 1 ]; then
   echo "[dry-run] nothing was run"

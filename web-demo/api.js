@@ -50,6 +50,10 @@ export class AdminApi {
   history(limit = 20) {
     return this.request("GET", `/api/history?limit=${limit}`);
   }
+  /** One version: {revision, published_at, document (as stored), report}. */
+  version(revision) {
+    return this.request("GET", `/api/history/${encodeURIComponent(revision)}`);
+  }
   rollback(revision, expectRevision) {
     const body = { revision };
     if (expectRevision !== undefined && expectRevision !== null) body.expect_revision = expectRevision;

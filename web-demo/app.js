@@ -274,24 +274,6 @@ function evaluateNow() {
 
 // ---------------------------------------------------------------- documents
 
-/** The applied set (a validation report) back as an editable wire document, one directive per line. */
-function reportToDocument(report, now = Date.now()) {
-  const lines = [];
-  let expired = 0;
-  for (const d of report.directives) {
-    const ttl = Math.ceil((d.expires_at_ms - now) / 1000);
-    if (ttl <= 0) { expired++; continue; }
-    const o = { id: d.id, level: d.level, ttl_secs: ttl };
-    for (const k of ["tenant", "index", "principal", "endpoint"]) if (d[k] !== undefined) o[k] = d[k];
-    if (d.sample_per_mille !== 1000) o.sample_per_mille = d.sample_per_mille;
-    if (d.ring_buffer) o.ring_buffer = true;
-    if (d.capture) o.capture = true;
-    lines.push("    " + JSON.stringify(o).replace(/","/g, "\", \"").replace(/":/g, "\": ").replace(/,"/g, ", \""));
-  }
-  const text = lines.length ? `{\n  "directives": [\n${lines.join(",\n")}\n  ]\n}\n` : `{\n  "directives": []\n}\n`;
-  return { text, expired };
-}
-
 function generateDocument(n) {
   const lines = [];
   for (let i = 0; i < n; i++) {
@@ -399,10 +381,26 @@ function applyLiveFromReport(body) {
   renderLive();
 }
 
-function loadFromResponse(body) {
-  const { text, expired } = reportToDocument(body);
+const EMPTY_DOCUMENT = `{\n  "directives": []\n}\n`;
+
+/**
+ * Loads the applied set exactly as the server reports it: `document` is the
+ * canonical text of the applied set (null when nothing is applied).
+ */
+function loadFromResponse(body, now = Date.now()) {
+  const text = body.document === null || body.document === undefined ? EMPTY_DOCUMENT : body.document;
   setEditorText(text, { loaded: { revision: body.revision } });
-  if (expired) showResult("warn", [el("p", {}, `${expired} expired directive${expired === 1 ? " was" : "s were"} left out of the editor.`)]);
+  const notes = [];
+  if (body.stored_differs) {
+    notes.push(el("p", { id: "stored-differs" }, body.stored_revision
+      ? `The key holds revision ${body.stored_revision}, which is not what the fleet applies (refused, or not applied yet): the editor shows the applied set.`
+      : "The key was deleted but the deletion is not applied yet: the editor shows the applied set."));
+  }
+  const expired = body.directives.filter((d) => d.expires_at_ms <= now).length;
+  if (expired) {
+    notes.push(el("p", {}, `${expired} directive${expired === 1 ? " has" : "s have"} expired; publishing this text re-arms ${expired === 1 ? "it" : "them"} for the full ttl_secs (every publish restarts the TTLs).`));
+  }
+  if (notes.length) showResult("warn", notes);
 }
 
 async function loadApplied() {
@@ -663,14 +661,79 @@ async function refreshHistory() {
       el("td", { class: "num" }, String(e.revision), current ? el("span", { class: "tag tag-applied" }, "applied") : null),
       el("td", {}, fmtTime(e.published_at)),
       el("td", { class: "num" }, e.directives === null ? "invalid" : String(e.directives)),
-      el("td", {}, current || e.directives === null ? "" : el("button", {
-        type: "button", class: "small", dataset: { rollback: e.revision },
-        "aria-label": `Roll back to revision ${e.revision}`,
-        onclick: () => rollback(e.revision),
-      }, "Roll back")),
+      el("td", { class: "row-actions" },
+        el("button", {
+          type: "button", class: "small secondary", dataset: { preview: e.revision },
+          "aria-label": `Preview revision ${e.revision}`, "aria-controls": "history-preview",
+          onclick: (ev) => previewVersion(e.revision, ev.currentTarget),
+        }, "Preview"),
+        current || e.directives === null ? null : el("button", {
+          type: "button", class: "small", dataset: { rollback: e.revision },
+          "aria-label": `Roll back to revision ${e.revision}`,
+          onclick: () => rollback(e.revision),
+        }, "Roll back")),
     ));
   }
   if (!state.history.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 4 }, "No versions.")));
+}
+
+/** Shows one version read-only (its stored document and its verdict now) before any rollback. */
+async function previewVersion(revision, opener) {
+  const box = $("history-preview");
+  const verdict = $("history-preview-verdict");
+  const errors = $("history-preview-errors");
+  const doc = $("history-preview-doc");
+  const actions = $("history-preview-actions");
+  const close = () => {
+    box.hidden = true;
+    if (opener && opener.isConnected) opener.focus();
+  };
+  box.hidden = false;
+  box.dataset.revision = String(revision);
+  delete box.dataset.ok;
+  $("history-preview-h").textContent = `Revision ${revision}`;
+  verdict.textContent = "Loading…";
+  verdict.dataset.state = "";
+  errors.hidden = true;
+  errors.textContent = "";
+  doc.textContent = "";
+  actions.textContent = "";
+  actions.append(el("button", { type: "button", class: "small secondary", id: "btn-preview-close", onclick: close }, "Close preview"));
+  box.onkeydown = (e) => { if (e.key === "Escape") { e.preventDefault(); close(); } };
+  $("history-preview-h").focus();
+  const res = await state.api.version(revision);
+  if (box.dataset.revision !== String(revision)) return; // another preview was opened meanwhile
+  if (!res.ok || !res.json) {
+    verdict.dataset.state = "invalid";
+    verdict.textContent = res.status === 410
+      ? `Revision ${revision} is compacted away: it cannot be shown or rolled back to.`
+      : `Could not load revision ${revision}: HTTP ${res.status}${res.json && res.json.error ? ` (${res.json.error})` : ""}.`;
+    return;
+  }
+  const v = res.json;
+  const report = v.report;
+  box.dataset.ok = String(report.ok);
+  $("history-preview-h").textContent = `Revision ${v.revision} · published ${fmtTime(v.published_at)}`;
+  doc.textContent = v.document;
+  if (report.ok) {
+    const n = report.directives.length;
+    const ids = report.directives.slice(0, 10).map((d) => d.id).join(", ") + (n > 10 ? `, … (+${n - 10})` : "");
+    verdict.dataset.state = "valid";
+    verdict.textContent = "";
+    verdict.append(el("strong", {}, `valid, ${fmtInt(n)} directive${n === 1 ? "" : "s"}`), n ? ` — ${ids}` : "");
+  } else {
+    verdict.dataset.state = "invalid";
+    verdict.textContent = "";
+    verdict.append(el("strong", {}, `invalid: ${report.errors.length} error${report.errors.length === 1 ? "" : "s"}`), " — it cannot be rolled back to.");
+    renderErrorList(errors, report.errors, false);
+    errors.hidden = false;
+  }
+  if (report.ok && v.revision !== state.live.revision) {
+    actions.prepend(el("button", {
+      type: "button", class: "small", id: "btn-preview-rollback",
+      onclick: () => { box.hidden = true; rollback(v.revision); },
+    }, `Roll back to revision ${v.revision}`));
+  }
 }
 
 async function rollback(revision) {

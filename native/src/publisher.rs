@@ -253,17 +253,25 @@ impl Publisher {
         revision: i64,
         expected_revision: Option<i64>,
     ) -> Result<Published, PublishError> {
+        let value = self.version(revision).await?;
+        tracing::info!(key = %self.key, revision, "rolling back");
+        self.publish(&value, expected_revision).await
+    }
+
+    /// The value written at `revision`, exactly as etcd holds it:
+    /// [`PublishError::NotFound`] when that revision is not a write of the
+    /// key (another key's, or a delete), [`PublishError::Compacted`] when it
+    /// is older than the compaction point.
+    pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
         let opts = GetOptions::new().with_revision(revision);
         let resp = match self.kv().get(self.key.as_str(), Some(opts)).await {
             Ok(resp) => resp,
             Err(e) if is_compacted(&e) => return Err(PublishError::Compacted { revision }),
             Err(e) => return Err(e.into()),
         };
-        let value = match resp.kvs().first() {
-            Some(kv) if kv.mod_revision() == revision => kv.value().to_vec(),
-            _ => return Err(PublishError::NotFound { revision }),
-        };
-        tracing::info!(key = %self.key, revision, "rolling back");
-        self.publish(&value, expected_revision).await
+        match resp.kvs().first() {
+            Some(kv) if kv.mod_revision() == revision => Ok(kv.value().to_vec()),
+            _ => Err(PublishError::NotFound { revision }),
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use directive_core::{validate, Limits};
+use directive_core::{decode, validate, Limits, ValidationReport};
 use directive_etcd::admin::{
     self, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions, MemoryBackend, RunningServer,
     TlsFiles,
@@ -149,6 +149,32 @@ async fn post_json(url: &str, path: &str, body: &str) -> (StatusCode, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+fn now() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis(),
+    )
+    .expect("ms fit u64")
+}
+
+/// `GET /api/directives`'s `document` is the canonical encoding of the
+/// stored (published, stamped) value, and decodes to the applied directives.
+fn assert_document_is_canonical(body: &Value, stored: &[u8]) {
+    let document = body["document"].as_str().expect("document is text");
+    let published = decode(stored, now(), &Limits::default()).expect("stored value decodes");
+    assert!(published.is_stamped());
+    assert_eq!(document, published.to_wire_json_pretty());
+    let reloaded =
+        decode(document.as_bytes(), now(), &Limits::default()).expect("document decodes");
+    assert_eq!(reloaded.directives(), published.directives());
+    assert_eq!(reloaded.anchor_ms(), published.anchor_ms());
+    let report: Value =
+        serde_json::from_str(&ValidationReport::accepted(&reloaded).to_json()).expect("report");
+    assert_eq!(report["directives"], body["directives"]);
+}
+
 /// Polls `check` every 50 ms until it is true or `limit` passes.
 async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
@@ -214,6 +240,9 @@ async fn every_route_and_status_code_against_real_etcd() {
     assert_eq!(body["ok"], true);
     assert_eq!(body["revision"], 0);
     assert_eq!(body["status"]["state"], "live");
+    assert_eq!(body["document"], Value::Null);
+    assert_eq!(body["stored_revision"], 0);
+    assert_eq!(body["stored_differs"], false);
 
     // PUT: 428, 415, 400 (full report), 200, 409, 200 with a bare revision.
     let (status, body) = put(&url, &doc("a", "acme"), None).await;
@@ -260,6 +289,45 @@ async fn every_route_and_status_code_against_real_etcd() {
     let (_, body) = get_json(&url, "/api/directives").await;
     assert_eq!(body["directives"][0]["id"], "b");
     assert_eq!(body["status"]["applied_revision"], r2);
+    assert_eq!(body["stored_revision"], r2);
+    assert_eq!(body["stored_differs"], false);
+    // `document`: the canonical text of what was published (etcd's bytes).
+    let (stored, at) =
+        Publisher::connect(StoreOptions::new(cluster.endpoints()).with_key("admin/routes"))
+            .await
+            .expect("publisher connects")
+            .current()
+            .await
+            .expect("read");
+    assert_eq!(at, r2);
+    let stored = stored.expect("the key holds a value");
+    assert_document_is_canonical(&body, &stored);
+
+    // One version: the raw stored text and its report; 404, 400, 401.
+    let (status, version) = get_json(&url, &format!("/api/history/{r2}")).await;
+    assert_eq!(status, StatusCode::OK, "{version}");
+    assert_eq!(version["revision"], r2);
+    assert_eq!(
+        version["document"].as_str(),
+        std::str::from_utf8(&stored).ok()
+    );
+    let set = decode(&stored, now(), &Limits::default()).expect("stored value decodes");
+    assert_eq!(version["published_at"], set.anchor_ms());
+    assert_eq!(version["report"]["ok"], true);
+    assert_eq!(version["report"]["directives"][0]["id"], "b");
+    for (path, expected) in [
+        (format!("/api/history/{}", r2 + 100), StatusCode::NOT_FOUND),
+        ("/api/history/abc".into(), StatusCode::BAD_REQUEST),
+        ("/api/history/0".into(), StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(get_json(&url, &path).await.0, expected, "{path}");
+    }
+    let response = http
+        .get(format!("{url}/api/history/{r2}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // 413 over the limit, whether declared or not.
     let oversize = format!(
@@ -335,6 +403,49 @@ async fn every_route_and_status_code_against_real_etcd() {
         .expect("DELETE");
     assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
 
+    // A malformed value written around the API: the store keeps the last
+    // good set, `document` stays that set, and `stored_differs` says so.
+    let (_, before) = get_json(&url, "/api/directives").await;
+    let malformed = r#"{"directives":[{"id":"bad","level":"Loud","ttl_secs":1}]}"#;
+    let put = cluster
+        .client()
+        .await
+        .expect("etcd client")
+        .put("admin/routes", malformed, None)
+        .await
+        .expect("raw put");
+    let bad = put.header().expect("header").revision();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            get_json(&url, "/api/directives").await.1["status"]["last_rejection"]["revision"] == bad
+        })
+        .await,
+        "the store refuses the malformed value"
+    );
+    let (_, body) = get_json(&url, "/api/directives").await;
+    assert_eq!(body["stored_revision"], bad);
+    assert_eq!(body["stored_differs"], true);
+    assert_eq!(body["document"], before["document"]);
+    assert_eq!(body["directives"][0]["id"], "a");
+    let (status, version) = get_json(&url, &format!("/api/history/{bad}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(version["document"], malformed);
+    assert_eq!(version["published_at"], Value::Null);
+    assert_eq!(version["report"]["ok"], false);
+    assert_eq!(version["report"]["errors"][0]["code"], "unknown_level");
+
+    // A compacted version: 410.
+    let latest = bad;
+    cluster.compact(latest).await.expect("compaction");
+    let (status, body) = get_json(&url, &format!("/api/history/{r1}")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::GONE,
+            json!({"error": "compacted", "revision": r1})
+        )
+    );
+
     server.shutdown().await;
     app.close();
     if let Some(backend) = app.backend() {
@@ -352,6 +463,96 @@ fn futures_util_stream(
             .map(|c| Ok(c.to_vec()))
             .collect::<Vec<_>>(),
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_and_history_versions_on_the_memory_backend() {
+    let (app, server, url) = memory_server().await;
+    let (_, body) = get_json(&url, "/api/directives").await;
+    assert_eq!(
+        (
+            &body["document"],
+            &body["stored_revision"],
+            &body["stored_differs"]
+        ),
+        (&Value::Null, &json!(0), &json!(false))
+    );
+    // Keys: the report's, then revision and status, then the new ones.
+    let text = client()
+        .get(format!("{url}/api/directives"))
+        .header(header::AUTHORIZATION, bearer())
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("text");
+    let at = |key: &str| text.find(&format!("\"{key}\":")).expect(key);
+    let order = [
+        "ok",
+        "errors",
+        "directives",
+        "revision",
+        "status",
+        "document",
+        "stored_revision",
+        "stored_differs",
+    ]
+    .map(at);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let two = json!({"directives": [
+        {"id": "x", "level": "Shape", "ttl_secs": 30, "tenant": "acme"},
+        {"id": "y", "level": "ShapeTiming", "ttl_secs": 604800, "index": "orders", "sample_per_mille": 5}
+    ]});
+    let (status, published) = put(&url, &two.to_string(), Some("\"0\"")).await;
+    assert_eq!(status, StatusCode::OK);
+    let r1 = published["revision"].as_i64().expect("revision");
+    let (status, version) = get_json(&url, &format!("/api/history/{r1}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = version["document"].as_str().expect("document").to_owned();
+    let (_, body) = get_json(&url, "/api/directives").await;
+    assert_eq!(
+        (&body["revision"], &body["stored_revision"]),
+        (&json!(r1), &json!(r1))
+    );
+    assert_eq!(body["stored_differs"], false);
+    assert_document_is_canonical(&body, stored.as_bytes());
+    // The document republishes verbatim, with its original TTLs.
+    let document = body["document"].as_str().expect("document").to_owned();
+    let (status, published) = put(&url, &document, Some(&r1.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    let r2 = published["revision"].as_i64().expect("revision");
+    let (_, version) = get_json(&url, &format!("/api/history/{r2}")).await;
+    let raw: Value =
+        serde_json::from_str(version["document"].as_str().expect("document")).expect("JSON");
+    assert_eq!(raw["directives"][1]["ttl_secs"], 604_800);
+    let published_at = version["published_at"].as_u64().expect("stamped");
+    assert_eq!(
+        version["report"]["directives"][1]["expires_at_ms"],
+        published_at + 604_800_000
+    );
+    // The raw text is in the body's byte order, and the report's keys too.
+    let response = client()
+        .get(format!("{url}/api/history/{r1}"))
+        .header(header::AUTHORIZATION, bearer())
+        .send()
+        .await
+        .expect("GET");
+    let text = response.text().await.expect("text");
+    assert!(
+        text.starts_with(&format!("{{\"revision\":{r1},\"published_at\":")),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"report\":{\"ok\":true,\"errors\":[],\"directives\":["),
+        "{text}"
+    );
+    assert_eq!(
+        get_json(&url, &format!("/api/history/{}", r2 + 1)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    server.shutdown().await;
+    app.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,6 +576,7 @@ async fn tokens_missing_wrong_short_long_or_in_the_query_get_401() {
     for path in [
         "/api/directives",
         "/api/history",
+        "/api/history/1",
         "/api/fleet",
         "/api/events",
         "/api/nope",

@@ -7,7 +7,8 @@
 //! has keepalives or timeouts. [`FaultProxy`] sits on a loopback port in front
 //! of one target and can be switched at runtime between forwarding
 //! ([`FaultProxy::pass`]), silently dropping all progress
-//! ([`FaultProxy::blackhole`]) and closing every current connection
+//! ([`FaultProxy::blackhole`]), forwarding with a fixed delay per chunk
+//! ([`FaultProxy::delay`]) and closing every current connection
 //! ([`FaultProxy::cut`]).
 
 use std::io;
@@ -33,6 +34,9 @@ pub enum ProxyMode {
     /// Nothing is closed, so peers see neither FIN nor RST. Switching back to
     /// [`ProxyMode::Pass`] resumes held connections (like a healed partition).
     Blackhole,
+    /// Slow link: forward bytes both ways, but hold every chunk for this long
+    /// before writing it (a slow or overloaded etcd, a congested path).
+    Delay(Duration),
 }
 
 #[derive(Debug)]
@@ -134,6 +138,12 @@ impl FaultProxy {
     /// Stop moving bytes on all connections, old and new, without closing any.
     pub fn blackhole(&self) {
         self.mode.send_replace(ProxyMode::Blackhole);
+    }
+
+    /// Forward with `delay` added to every chunk in both directions (old and
+    /// new connections); [`Self::pass`] removes it.
+    pub fn delay(&self, delay: Duration) {
+        self.mode.send_replace(ProxyMode::Delay(delay));
     }
 
     /// Close every current connection (both sides). The mode is unchanged,
@@ -246,10 +256,11 @@ async fn handle_connection(
     );
 }
 
-/// Waits until the mode is [`ProxyMode::Pass`]; false if cancelled.
+/// Waits until bytes may move ([`ProxyMode::Pass`] or [`ProxyMode::Delay`]);
+/// false if cancelled.
 async fn wait_for_pass(mode: &mut watch::Receiver<ProxyMode>, cancel: &CancellationToken) -> bool {
     loop {
-        if *mode.borrow_and_update() == ProxyMode::Pass {
+        if *mode.borrow_and_update() != ProxyMode::Blackhole {
             return true;
         }
         tokio::select! {
@@ -297,6 +308,16 @@ async fn pump(
         // A chunk read just before a blackhole is held until the next pass.
         if !wait_for_pass(&mut mode, &cancel).await {
             return;
+        }
+        let delay = match *mode.borrow() {
+            ProxyMode::Delay(d) => Some(d),
+            _ => None,
+        };
+        if let Some(d) = delay {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                () = tokio::time::sleep(d) => {}
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => return,

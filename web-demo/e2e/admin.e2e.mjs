@@ -61,7 +61,15 @@ function startDemo() {
 
 async function stopDemo() {
   if (!demo || demo.exitCode !== null || demo.signalCode !== null) return;
-  const exited = new Promise((r) => demo.once("exit", r));
+  // Resolve on the 'exit' event or, should it be missed, on a poll of the
+  // exit status; the interval also keeps the event loop alive meanwhile.
+  const exited = new Promise((resolve) => {
+    const done = () => { clearInterval(poll); resolve(); };
+    const poll = setInterval(() => {
+      if (demo.exitCode !== null || demo.signalCode !== null) done();
+    }, 100);
+    demo.once("exit", done);
+  });
   demo.kill("SIGTERM");
   const t = setTimeout(() => demo.kill("SIGKILL"), 10_000);
   await exited;
@@ -241,6 +249,9 @@ async function main() {
   await page.waitForFunction((r) => document.querySelector("#loaded-from").dataset.revision === String(r), rbRev, { timeout: T });
   await page.locator('#preview-body tr[data-id="e2e-b"]').waitFor({ timeout: T });
   expect((await page.locator("#live-ids").innerText()).includes("e2e-a, e2e-b"), "live view shows the rolled-back set");
+  const applied = await api(url, token, "GET", "/api/directives");
+  expect(applied.json.revision === rbRev && typeof applied.json.document === "string", "GET /api/directives carries the applied document");
+  expect((await page.locator("#editor").inputValue()) === applied.json.document, "the editor holds the applied document verbatim");
   await screenshot(page, "rolled-back");
 
   // 8. Validation time of a 1,000-directive document in Chromium.
@@ -279,6 +290,34 @@ async function main() {
   expect((await page.evaluate(() => document.activeElement.className)) === "skip-link", "first Tab focuses the skip link");
   await page.keyboard.press("Tab");
   expect((await page.evaluate(() => document.activeElement.id)) === "token-input", "second Tab focuses the token field");
+
+  // 10. Preview a history version (keyboard), read-only, then roll back from the preview.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const pv = page.locator(`#history-body button[data-preview="${otherRev}"]`);
+  await pv.waitFor({ timeout: T });
+  expect((await pv.getAttribute("aria-label")) === `Preview revision ${otherRev}`, "Preview button is labelled");
+  await pv.focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#history-preview[data-ok=true]").waitFor({ timeout: T });
+  expect((await page.evaluate(() => document.activeElement.id)) === "history-preview-h", "the preview takes the focus");
+  const version = await api(url, token, "GET", `/api/history/${otherRev}`);
+  expect(version.status === 200 && version.json.report.ok, `GET /api/history/${otherRev}: 200, valid`);
+  expect((await page.locator("#history-preview-doc").innerText()) === version.json.document, "preview shows the stored document verbatim");
+  expect(/valid, 1 directive — someone-else/.test(await page.locator("#history-preview-verdict").innerText()), "preview shows the verdict and ids");
+  expect(await page.evaluate(() => document.querySelector("#history-preview-doc").tagName === "PRE"), "preview is read-only");
+  expect((await page.locator("#live-revision").innerText()) === String(rbRev), "previewing changes nothing");
+  await screenshot(page, "history-preview");
+  // Escape closes it and gives the focus back to its button.
+  await page.keyboard.press("Escape");
+  await page.locator("#history-preview").waitFor({ state: "hidden", timeout: T });
+  expect((await page.evaluate(() => document.activeElement.dataset.preview)) === String(otherRev), "Escape returns the focus to the Preview button");
+  await pv.click();
+  await page.locator("#btn-preview-rollback").waitFor({ timeout: T });
+  await page.locator("#btn-preview-rollback").click();
+  await page.waitForFunction((r) => Number(document.querySelector("#history-result").dataset.revision) > r, rbRev, { timeout: T });
+  const pvRev = Number(await page.locator("#history-result").getAttribute("data-revision"));
+  await fleetAt(page, pvRev);
+  expect((await page.locator("#live-ids").innerText()).includes("someone-else"), `rolled back from the preview (revision ${pvRev})`);
 
   expect(external.length === 0, `no external requests (${external.join(", ") || "none"})`);
   expect(missing.length === 0, `no 404s (${missing.join(", ") || "none"})`);

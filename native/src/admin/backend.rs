@@ -69,6 +69,31 @@ impl Backend {
         }
     }
 
+    /// The key's mod revision in the store right now (0 when absent),
+    /// whether or not the value there is the applied one. Under etcd, one
+    /// read.
+    pub async fn stored_revision(&self) -> Result<i64, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => Ok(publisher.current().await?.1),
+            Backend::Memory(memory) => Ok(memory.snapshot().revision),
+        }
+    }
+
+    /// The value written at `revision`, as stored.
+    pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => {
+                // As for rollback: etcd answers a future revision with an
+                // error, not "absent".
+                if revision > publisher.current().await?.1 {
+                    return Err(PublishError::NotFound { revision });
+                }
+                publisher.version(revision).await
+            }
+            Backend::Memory(memory) => memory.version(revision),
+        }
+    }
+
     /// The store's event stream.
     pub fn events(&self) -> broadcast::Receiver<StoreEvent> {
         match self {

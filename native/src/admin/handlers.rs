@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use directive_core::{validate, ValidationReport};
+use directive_core::{decode, validate, ValidationReport};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -51,21 +51,54 @@ pub(crate) async fn readyz(State(state): Shared) -> Response {
 }
 
 /// `GET /api/directives`: the applied set as a validation report, plus the
-/// key's revision (what `If-Match` takes; 0 when the key is absent) and the
-/// store's status; `ETag: "<revision>"`.
+/// key's revision (what `If-Match` takes; 0 when the key is absent), the
+/// store's status, the applied set as a document, the key's revision in the
+/// store and whether the value there is not the applied one; `ETag:
+/// "<revision>"`.
+///
+/// `document` is the canonical text of the applied set
+/// ([`directive_core::DirectiveSet::to_wire_json_pretty`]: `published_at` =
+/// its anchor, the original `ttl_secs`), not the stored bytes: it is what
+/// this instance applies even when the stored value is malformed and the
+/// store kept the last good set (the raw bytes would then be the refused
+/// value), and it is re-publishable verbatim (the raw bytes are in
+/// `GET /api/history/{revision}`). It is `null` when no value is applied
+/// (the key is absent, or nothing valid was found). `stored_differs` is
+/// true when the key's current value (`stored_revision`, 0 = absent) is not
+/// the one applied: refused, or not applied yet.
 pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, ApiError> {
     let backend = state.ready_backend()?;
     let snapshot = backend.snapshot();
     let status = backend.status();
     let revision = backend.key_revision(&snapshot).await?;
-    let report = ValidationReport::accepted(&snapshot.set).to_json();
+    let stored_revision = backend.stored_revision().await?;
+    let set = &snapshot.set;
+    // An unstamped empty set stands for "no value" (absent key, nothing
+    // valid) unless the stored value at the snapshot's revision is it.
+    let from_value = set.is_stamped()
+        || !set.is_empty()
+        || (stored_revision != 0 && stored_revision == snapshot.revision);
+    let stored_differs = if from_value {
+        stored_revision != snapshot.revision
+    } else {
+        stored_revision != 0
+    };
+    let document = if from_value {
+        serde_json::to_string(&set.to_wire_json_pretty()).unwrap_or_else(|_| "null".into())
+    } else {
+        "null".into()
+    };
+    let report = ValidationReport::accepted(set).to_json();
     let status_json = serde_json::to_string(&status).unwrap_or_else(|_| "null".into());
     // The report's own text first, so its keys keep the shared order.
     let body = format!(
-        "{},\"revision\":{},\"status\":{}}}",
+        "{},\"revision\":{},\"status\":{},\"document\":{},\"stored_revision\":{},\"stored_differs\":{}}}",
         report.strip_suffix('}').unwrap_or(&report),
         revision,
-        status_json
+        status_json,
+        document,
+        stored_revision,
+        stored_differs
     );
     Ok(with_etag(json_body_text(body), revision))
 }
@@ -142,6 +175,35 @@ pub(crate) async fn history(
     };
     let entries = backend.history(limit).await?;
     Ok(json_body(json!({ "entries": entries })))
+}
+
+/// `GET /api/history/{revision}`: the version written at that revision,
+/// `{"revision","published_at","document","report"}`: the stored text as
+/// etcd holds it (what a rollback re-publishes) and its validation report
+/// now (what a rollback would get). 404 when no such version, 410 when
+/// compacted.
+pub(crate) async fn history_version(
+    State(state): Shared,
+    Path(revision): Path<String>,
+) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    let revision = match revision.parse::<i64>() {
+        Ok(r) if r > 0 && revision.bytes().all(|b| b.is_ascii_digit()) => r,
+        _ => return Err(ApiError::BadRequest("bad_revision")),
+    };
+    let value = backend.version(revision).await?;
+    let decoded = decode(&value, now_ms(), &state.config.limits);
+    let published_at = match &decoded {
+        Ok(set) if set.is_stamped() => set.anchor_ms().to_string(),
+        _ => "null".into(),
+    };
+    let document =
+        serde_json::to_string(&String::from_utf8_lossy(&value)).unwrap_or_else(|_| "null".into());
+    let report = ValidationReport::from_result(&decoded).to_json();
+    let body = format!(
+        "{{\"revision\":{revision},\"published_at\":{published_at},\"document\":{document},\"report\":{report}}}"
+    );
+    Ok(json_body_text(body))
 }
 
 /// The body of `POST /api/rollback`.

@@ -137,6 +137,21 @@ impl MemoryBackend {
             .collect()
     }
 
+    /// The document published at `revision`, as stored (one of the last
+    /// [`HISTORY_LEN`] versions).
+    pub fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
+        let versions = self
+            .inner
+            .versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        versions
+            .iter()
+            .find(|(r, _)| *r == revision)
+            .map(|(_, doc)| doc.clone())
+            .ok_or(PublishError::NotFound { revision })
+    }
+
     /// Re-publishes the version at `revision` if the current revision is
     /// `expected` (`None`: whatever it is now).
     pub fn rollback(
@@ -144,18 +159,7 @@ impl MemoryBackend {
         revision: i64,
         expected: Option<i64>,
     ) -> Result<Published, PublishError> {
-        let document = {
-            let versions = self
-                .inner
-                .versions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            versions
-                .iter()
-                .find(|(r, _)| *r == revision)
-                .map(|(_, doc)| doc.clone())
-                .ok_or(PublishError::NotFound { revision })?
-        };
+        let document = self.version(revision)?;
         self.publish(&document, expected)
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/validate", post(handlers::validate_document))
         .route("/api/history", get(handlers::history))
+        .route("/api/history/{revision}", get(handlers::history_version))
         .route("/api/rollback", post(handlers::rollback))
         .route("/api/events", get(sse::events))
         .route("/api/fleet", get(handlers::fleet))
@@ -113,6 +114,7 @@ const KNOWN_ROUTES: [&str; 8] = [
 fn route_label(path: &str) -> &'static str {
     match KNOWN_ROUTES.iter().find(|r| **r == path) {
         Some(route) => route,
+        None if path.starts_with("/api/history/") => "/api/history/{revision}",
         None if path.starts_with("/api") => "/api/(unknown)",
         None => "(static)",
     }

@@ -99,7 +99,14 @@ fn block_on(verb: impl std::future::Future<Output = u8>) -> u8 {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(verb),
+        Ok(rt) => {
+            let code = rt.block_on(verb);
+            // Don't let a blocking-pool thread (a DNS lookup, a child-process
+            // wait) hold the process open after the verb is done: `demo`
+            // must exit promptly on Ctrl-C or SIGTERM.
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            code
+        }
         Err(e) => {
             eprintln!("directivectl: cannot start the async runtime: {e}");
             EXIT_ERROR
