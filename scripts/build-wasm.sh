@@ -30,12 +30,20 @@ HAVE="$(wasm-bindgen --version 2>/dev/null || true)"
 [ -x "$WASM_OPT" ] || die "wasm-opt (binaryen ${DIRECTIVE_BINARYEN_VERSION}) missing at ${WASM_OPT}; run: bash scripts/setup.sh --wasm"
 "$WASM_OPT" --version | grep -q "version 132" || die "wrong wasm-opt: $("$WASM_OPT" --version)"
 
+# wasm-opt's optimisation flags; DIRECTIVE_WASM_OPT_FLAGS overrides them
+# (scripts/bench-wasm.sh --matrix compares levels this way).
+read -r -a OPT_FLAGS <<<"${DIRECTIVE_WASM_OPT_FLAGS:--Oz}"
+# Extra cargo `--config` profile settings, space-separated (same use), e.g.
+# DIRECTIVE_WASM_CARGO_CONFIG='profile.wasm-release.package.directive-core.opt-level="z"'.
+CARGO_CONFIG=()
+for c in ${DIRECTIVE_WASM_CARGO_CONFIG:-}; do CARGO_CONFIG+=(--config "$c"); done
+
 PKG="${ROOT}/wasm/pkg"
 WASM_IN="${CARGO_TARGET_DIR}/wasm32-unknown-unknown/wasm-release/directive_wasm.wasm"
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "${ROOT}/Cargo.toml" | head -n1)"
 
 log "cargo build -p directive-wasm --target wasm32-unknown-unknown --profile wasm-release"
-cargo build -p directive-wasm --target wasm32-unknown-unknown --profile wasm-release
+cargo build -p directive-wasm --target wasm32-unknown-unknown --profile wasm-release ${CARGO_CONFIG[@]+"${CARGO_CONFIG[@]}"}
 
 rm -rf "$PKG"
 mkdir -p "$PKG"
@@ -46,8 +54,8 @@ for target in web nodejs; do
   out="${PKG}/${target%js}"
   log "wasm-bindgen --target ${target} -> ${out#"$ROOT"/}"
   wasm-bindgen "$WASM_IN" --out-dir "$out" --target "$target" --out-name directive_wasm
-  log "wasm-opt -Oz (${out#"$ROOT"/}/directive_wasm_bg.wasm)"
-  "$WASM_OPT" -Oz "${FEATURES[@]}" "${out}/directive_wasm_bg.wasm" -o "${out}/directive_wasm_bg.opt.wasm"
+  log "wasm-opt ${OPT_FLAGS[*]} (${out#"$ROOT"/}/directive_wasm_bg.wasm)"
+  "$WASM_OPT" "${OPT_FLAGS[@]}" "${FEATURES[@]}" "${out}/directive_wasm_bg.wasm" -o "${out}/directive_wasm_bg.opt.wasm"
   mv "${out}/directive_wasm_bg.opt.wasm" "${out}/directive_wasm_bg.wasm"
 done
 # Each half says which module system its .js files use, whatever the root says.

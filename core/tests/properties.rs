@@ -163,6 +163,9 @@ proptest! {
     fn encode_then_decode_is_identity(doc in arb_set_doc(), now in 0u64..400_000, later in 0u64..1_000_000) {
         let set = decode(doc.as_bytes(), now, &Limits::default()).expect("generated sets are valid");
         let wire = set.to_wire_json();
+        // Never longer than the input plus a `"published_at":<u64>,` stamp, so
+        // a publisher's stamped write stays within the size limit.
+        prop_assert!(wire.len() <= doc.len() + 36, "{} > {} + 36", wire.len(), doc.len());
         let again = decode(wire.as_bytes(), now + later, &Limits::default()).expect("encoding decodes");
         prop_assert_eq!(&set.directives(), &again.directives());
         prop_assert_eq!(set.anchor_ms(), again.anchor_ms());

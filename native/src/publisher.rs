@@ -147,6 +147,9 @@ impl Publisher {
         let now = now_ms();
         let set = decode(document, now, &self.limits)?;
         let stamped = DirectiveSet::new(set.directives().to_vec(), now, true).to_wire_json();
+        // What is written is what every instance will decode: check those
+        // exact bytes (the stamp adds a few bytes to a document at the limit).
+        decode(stamped.as_bytes(), now, &self.limits)?;
         let expected = match expected_revision {
             Some(r) => r,
             None => self.current().await?.1,

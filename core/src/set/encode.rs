@@ -3,7 +3,11 @@
 //! The output is the canonical document for the set: `published_at` is the
 //! set's anchor and every directive keeps its `ttl_secs`, so decoding the
 //! output at any `now` at or after the anchor reproduces the same set, with
-//! the same expiries. Unlike the upstream's introspection (weakness 18), it
+//! the same expiries. Defaults (`sample_per_mille` 1000, flags `false`) are
+//! left out and strings use JSON's shortest escapes, so the compact form is
+//! never longer than the document it came from plus the `published_at`
+//! stamp: a publisher's stamped write stays within the size limit the
+//! original met (to within those few bytes, which it checks). Unlike the upstream's introspection (weakness 18), it
 //! can be re-published as it is.
 
 use serde::Serialize;
@@ -30,9 +34,20 @@ struct WireDirective<'a> {
     principal: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoint: Option<EndpointKind>,
+    #[serde(skip_serializing_if = "is_always")]
     sample_per_mille: u16,
+    #[serde(skip_serializing_if = "is_false")]
     ring_buffer: bool,
+    #[serde(skip_serializing_if = "is_false")]
     capture: bool,
+}
+
+fn is_always(per_mille: &u16) -> bool {
+    *per_mille >= 1000
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 impl<'a> From<&'a Directive> for WireDirective<'a> {
