@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Run the directivectl demo:
-#   bash scripts/demo.sh [ARGS...]   ->  directivectl demo ARGS...
-# Until the `demo` verb exists, falls back to
-#   directivectl validate examples/sample.json
+# The main job: bash scripts/demo.sh [ARGS...]
+#
+# Sets this machine up if needed (Rust target, Debian's etcd-server and
+# protobuf packages, wasm-bindgen and binaryen for the UI's WASM build),
+# builds the admin UI's WASM package and directivectl (release), then runs
+#   directivectl demo ARGS...
+# a private etcd, the admin API and UI, and a fleet of proxies. It prints the
+# UI's URL and token; Ctrl-C stops everything.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,21 +14,10 @@ cd "$ROOT"
 # shellcheck source=scripts/env.sh
 . "${ROOT}/scripts/env.sh"
 
-bash scripts/setup.sh
+bash scripts/setup.sh --wasm
+bash scripts/ui-pkg.sh
 
 echo "[demo] building directivectl (release)" >&2
 cargo build --release -p directive-etcd --bin directivectl >&2
-BIN="${CARGO_TARGET_DIR}/release/directivectl"
-
-if "$BIN" demo --help >/dev/null 2>&1; then
-  echo "[demo] $ cargo run --release -p directive-etcd --bin directivectl -- demo $*" >&2
-  exec cargo run --release -q -p directive-etcd --bin directivectl -- demo "$@"
-fi
-
-SAMPLE=examples/sample.json
-echo "[demo] 'directivectl demo' is not available yet; falling back to: directivectl validate ${SAMPLE}" >&2
-[ -f "$SAMPLE" ] || {
-  echo "[demo] ${SAMPLE} not found" >&2
-  exit 1
-}
-exec "$BIN" validate "$SAMPLE"
+echo "[demo] \$ directivectl demo $*" >&2
+exec "${CARGO_TARGET_DIR}/release/directivectl" demo "$@"

@@ -30,21 +30,10 @@ NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
   || die "playwright-core missing in ${DIRECTIVE_TOOLS}/node_modules; run: bash scripts/setup.sh --browser"
 [ -x "$CHROMIUM_BIN" ] || die "Chromium missing at ${CHROMIUM_BIN}; run: bash scripts/setup.sh --browser"
 
-if [ ! -f "${ROOT}/wasm/pkg/web/directive_wasm.js" ] || [ ! -f "${ROOT}/wasm/pkg/web/directive_wasm_bg.wasm" ]; then
-  log "wasm/pkg/web missing: bash scripts/build-wasm.sh"
-  bash scripts/build-wasm.sh
-fi
+bash scripts/ui-pkg.sh --if-missing
 
 log "cargo build -p directive-etcd --bin directivectl"
 cargo build -p directive-etcd --bin directivectl
-
-# The server serves web-demo/ at /; the UI imports ./pkg/directive_wasm.js.
-# A copy (not a symlink) so that the static file server never follows a link
-# out of its directory.
-rm -rf "${ROOT}/web-demo/pkg"
-mkdir -p "${ROOT}/web-demo/pkg"
-cp "${ROOT}/wasm/pkg/web/"* "${ROOT}/web-demo/pkg/"
-log "web-demo/pkg <- wasm/pkg/web ($(stat -c %s "${ROOT}/web-demo/pkg/directive_wasm_bg.wasm") bytes of wasm)"
 
 export DIRECTIVECTL="${CARGO_TARGET_DIR}/debug/directivectl"
 export E2E_OUT="${ROOT}/build-output/e2e"

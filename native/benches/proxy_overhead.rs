@@ -2,9 +2,11 @@
 //! same proxy with the hook compiled out, under load from `wrk` (a second
 //! process) on loopback, in one run.
 //!
-//! Run: `cargo bench -p directive-etcd --bench proxy_overhead` (needs Debian's
-//! `wrk`). Each configuration is measured `ROUNDS` times, interleaved with the
-//! baseline, and the medians are compared.
+//! Run: `taskset -c 0 cargo bench -p directive-etcd --bench proxy_overhead`
+//! (needs Debian's `wrk`). The proxy and its upstream then share core 0 and
+//! `wrk` is pinned to core 1 (`taskset -c 1`), so the load generator does not
+//! steal the proxy's CPU. Each configuration is measured `ROUNDS` times,
+//! interleaved with the baseline, and the medians are compared.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -17,7 +19,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const SECONDS: &str = "4";
 
 fn document(n: usize) -> String {

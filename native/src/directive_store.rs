@@ -61,6 +61,7 @@ impl InMemoryDirectiveStore {
 }
 
 impl DirectiveStore for InMemoryDirectiveStore {
+    #[inline]
     fn load(&self) -> Guard<Arc<Snapshot>> {
         self.current.load()
     }

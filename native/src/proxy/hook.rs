@@ -61,19 +61,65 @@ pub fn decide<S: DirectiveStore + ?Sized>(
 }
 
 /// `ShapeTiming; ring=0; capture=1`: the decision as a header value.
-pub fn header_value(decision: &Decision) -> String {
-    format!(
-        "{}; ring={}; capture={}",
-        decision.level,
-        u8::from(decision.ring_buffer),
-        u8::from(decision.capture)
-    )
+///
+/// There are only 16 possible decisions, so the values are static strings:
+/// reporting the decision costs the proxy no allocation per request.
+pub fn header_value(decision: &Decision) -> &'static str {
+    const VALUES: [[&str; 4]; 4] = [
+        [
+            "Off; ring=0; capture=0",
+            "Off; ring=0; capture=1",
+            "Off; ring=1; capture=0",
+            "Off; ring=1; capture=1",
+        ],
+        [
+            "Shape; ring=0; capture=0",
+            "Shape; ring=0; capture=1",
+            "Shape; ring=1; capture=0",
+            "Shape; ring=1; capture=1",
+        ],
+        [
+            "ShapeTiming; ring=0; capture=0",
+            "ShapeTiming; ring=0; capture=1",
+            "ShapeTiming; ring=1; capture=0",
+            "ShapeTiming; ring=1; capture=1",
+        ],
+        [
+            "ShapeRewriteDiff; ring=0; capture=0",
+            "ShapeRewriteDiff; ring=0; capture=1",
+            "ShapeRewriteDiff; ring=1; capture=0",
+            "ShapeRewriteDiff; ring=1; capture=1",
+        ],
+    ];
+    let flags = usize::from(decision.ring_buffer) * 2 + usize::from(decision.capture);
+    VALUES[decision.level as usize][flags]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use directive_core::DiagLevel;
+
+    #[test]
+    fn every_header_value_spells_out_its_decision() {
+        for level in DiagLevel::ALL {
+            for ring_buffer in [false, true] {
+                for capture in [false, true] {
+                    let d = Decision {
+                        level,
+                        ring_buffer,
+                        capture,
+                    };
+                    let want = format!(
+                        "{level}; ring={}; capture={}",
+                        u8::from(ring_buffer),
+                        u8::from(capture)
+                    );
+                    assert_eq!(header_value(&d), want);
+                }
+            }
+        }
+    }
 
     #[test]
     fn header_format() {

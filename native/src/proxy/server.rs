@@ -105,9 +105,7 @@ impl<H: Hook> Proxy<H> {
                 headers.insert(REQUEST_ID_HEADER, v);
             }
             if let Some(d) = &decision {
-                if let Ok(v) = HeaderValue::from_str(&header_value(d)) {
-                    headers.insert(HEADER, v);
-                }
+                headers.insert(HEADER, HeaderValue::from_static(header_value(d)));
             }
             response
         }

@@ -154,6 +154,7 @@ impl EtcdDirectiveStore {
 }
 
 impl DirectiveStore for EtcdDirectiveStore {
+    #[inline]
     fn load(&self) -> Guard<Arc<Snapshot>> {
         self.inner.shared.current.load()
     }
