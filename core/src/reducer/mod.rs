@@ -35,6 +35,11 @@ pub struct ReducerConfig {
     pub limits: Limits,
     /// A connection healthy for this long resets the backoff to its first step.
     pub backoff_reset_after_ms: u64,
+    /// For this long after an outage begins, every retry uses the first
+    /// backoff step: a short etcd blip (a restart, a leader change) is
+    /// recovered within one step, however many attempts were refused
+    /// meanwhile. Only a longer outage grows the delay (ADR 0006).
+    pub fast_retry_ms: u64,
     /// How many earlier versions a startup recovery may inspect.
     pub max_history_steps: u32,
 }
@@ -44,6 +49,7 @@ impl Default for ReducerConfig {
         ReducerConfig {
             limits: Limits::default(),
             backoff_reset_after_ms: 60_000,
+            fast_retry_ms: 10_000,
             max_history_steps: 100,
         }
     }
@@ -89,6 +95,7 @@ pub struct Reducer {
     recovery: Option<Recovery>,
     failures: u32,
     healthy_since_ms: Option<u64>,
+    outage_since_ms: Option<u64>,
 }
 
 impl Reducer {
@@ -104,6 +111,7 @@ impl Reducer {
             recovery: None,
             failures: 0,
             healthy_since_ms: None,
+            outage_since_ms: None,
         }
     }
 
@@ -152,12 +160,12 @@ impl Reducer {
                 out.command = Some(Command::now(Action::Read));
             }
             Event::Canceled { reason } => {
-                self.failures = self.failures.saturating_add(1);
+                let attempt = self.next_attempt(now_ms);
                 self.status.last_error = Some(format!("watch canceled by etcd: {reason}"));
                 out.status_changed = true;
                 out.command = Some(Command {
                     action: Action::Read,
-                    backoff_attempt: Some(self.failures - 1),
+                    backoff_attempt: Some(attempt),
                 });
             }
             Event::Disconnected { cause } => self.on_disconnect(cause, now_ms, &mut out),
@@ -252,13 +260,28 @@ impl Reducer {
         })
     }
 
-    fn on_disconnect(&mut self, cause: String, now_ms: u64, out: &mut Output) {
+    /// The backoff attempt for the retry after a failure at `now_ms`: 0 (the
+    /// first step) while the outage is younger than `fast_retry_ms`, then
+    /// growing by one per failure. An outage ends only after a connection
+    /// stayed healthy for `backoff_reset_after_ms`, so a flapping link keeps
+    /// growing its delay instead of retrying fast forever.
+    fn next_attempt(&mut self, now_ms: u64) -> u32 {
         if let Some(since) = self.healthy_since_ms.take() {
             if now_ms.saturating_sub(since) >= self.config.backoff_reset_after_ms {
                 self.failures = 0;
+                self.outage_since_ms = None;
             }
         }
+        let began = *self.outage_since_ms.get_or_insert(now_ms);
+        if now_ms.saturating_sub(began) < self.config.fast_retry_ms {
+            return 0;
+        }
         self.failures = self.failures.saturating_add(1);
+        self.failures
+    }
+
+    fn on_disconnect(&mut self, cause: String, now_ms: u64, out: &mut Output) {
+        let attempt = self.next_attempt(now_ms);
         self.status.reconnects += 1;
         self.status.last_error = Some(cause);
         if self.status.state == State::Live {
@@ -273,7 +296,7 @@ impl Reducer {
         };
         out.command = Some(Command {
             action,
-            backoff_attempt: Some(self.failures - 1),
+            backoff_attempt: Some(attempt),
         });
     }
 
