@@ -6,11 +6,10 @@
 //! its last good set, never applies an invalid one, and converges once the
 //! fault is gone. Every test is bounded; waits poll with deadlines.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context as _};
-use directive_core::{Backoff, State};
+use anyhow::{anyhow, ensure, Context as _};
+use directive_core::State;
 use directive_etcd::admin::{self, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions};
 use directive_etcd::{
     DirectiveStore, EtcdDirectiveStore, Publisher, StoreError, StoreEvent, StoreOptions,
@@ -19,70 +18,12 @@ use directive_tests::etcd_client::{Client, ConnectOptions};
 use directive_tests::{EtcdCluster, EtcdOptions, FaultProxy};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-const KEY: &str = "osproxy/directives";
-const TEST_BOUND: Duration = Duration::from_secs(90);
-const CONVERGE: Duration = Duration::from_secs(15);
+mod common;
 
-async fn bounded<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::time::timeout(TEST_BOUND, fut)
-        .await
-        .map_err(|_| anyhow!("test exceeded {TEST_BOUND:?}"))?
-}
+use common::*;
 
-/// Store options tuned for tests (as in `store.rs`): 3 s timeouts, 1 s
-/// keep-alive and progress deadlines, fast backoff.
-fn opts<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> StoreOptions {
-    StoreOptions::new(endpoints)
-        .with_key(KEY)
-        .with_connect_timeout(Duration::from_secs(3))
-        .with_request_timeout(Duration::from_secs(3))
-        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
-        .with_progress(Duration::from_secs(1), Duration::from_secs(1))
-        .with_backoff(Backoff {
-            initial_ms: 50,
-            max_ms: 1_000,
-            full_jitter: true,
-        })
-}
-
-fn doc(ids: &[&str], ttl: u64) -> String {
-    let ds: Vec<String> = ids
-        .iter()
-        .map(|id| format!(r#"{{"id":"{id}","level":"Shape","ttl_secs":{ttl}}}"#))
-        .collect();
-    format!(r#"{{"directives":[{}]}}"#, ds.join(","))
-}
-
-fn ids(store: &EtcdDirectiveStore) -> Vec<String> {
-    store
-        .load()
-        .set
-        .directives()
-        .iter()
-        .map(|d| d.id.clone())
-        .collect()
-}
-
-async fn eventually(
-    what: &str,
-    within: Duration,
-    mut cond: impl FnMut() -> bool,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
-    loop {
-        if cond() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("{what}: not true after {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn put(client: &mut Client, value: impl Into<Vec<u8>>) -> anyhow::Result<i64> {
-    let resp = client.put(KEY, value, None).await?;
-    Ok(resp.header().context("no header")?.revision())
+fn ids_of(store: &EtcdDirectiveStore) -> Vec<String> {
+    ids(&store.load())
 }
 
 /// Every state the store reported on its event channel so far.
@@ -134,7 +75,7 @@ async fn f01_whole_cluster_down_at_startup_fails_fast_then_connects() -> anyhow:
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        ensure!(store.load().revision == r && ids(&store) == ["boot"]);
+        ensure!(store.load().revision == r && ids_of(&store) == ["boot"]);
         ensure!(store.status().state == State::Live);
         store.shutdown().await;
         Ok(())
@@ -158,7 +99,7 @@ async fn f02_whole_cluster_down_while_running_keeps_last_good() -> anyhow::Resul
         })
         .await?;
         // The whole outage: the last good set stays loadable and unchanged.
-        ensure!(store.load().revision == r1 && ids(&store) == ["kept"]);
+        ensure!(store.load().revision == r1 && ids_of(&store) == ["kept"]);
         ensure!(store.is_running(), "the task keeps retrying");
 
         cluster.restart_member(0).await?;
@@ -168,7 +109,7 @@ async fn f02_whole_cluster_down_while_running_keeps_last_good() -> anyhow::Resul
             store.load().revision == r2 && store.status().state == State::Live
         })
         .await?;
-        ensure!(ids(&store) == ["after"]);
+        ensure!(ids_of(&store) == ["after"]);
         let states = drain_states(&mut events);
         ensure!(states.contains(&"stale"), "states: {states:?}");
         store.shutdown().await;
@@ -221,7 +162,7 @@ async fn f03_slow_etcd_stays_live_and_too_slow_goes_stale_then_converges() -> an
         )
         .await?;
         let during = put(&mut client, doc(&["during"], 600)).await?;
-        ensure!(ids(&store) == ["s3"], "last good kept while stale");
+        ensure!(ids_of(&store) == ["s3"], "last good kept while stale");
         proxy.pass();
         eventually(
             "converged once the link is fast again",
@@ -254,7 +195,7 @@ async fn f04_auth_token_invalidated_is_refreshed() -> anyhow::Result<()> {
         let store = EtcdDirectiveStore::connect(store_opts).await?;
         let publisher =
             Publisher::connect(opts(cluster.endpoints()).with_auth(user, password)).await?;
-        ensure!(ids(&store) == ["t0"]);
+        ensure!(ids_of(&store) == ["t0"]);
 
         // Invalidate every issued token: etcd's simple tokens are dropped
         // when auth is disabled, so re-enabling leaves old tokens expired.
@@ -285,7 +226,7 @@ async fn f04_auth_token_invalidated_is_refreshed() -> anyhow::Result<()> {
             store.load().revision == published.revision && store.status().state == State::Live
         })
         .await?;
-        ensure!(ids(&store) == ["t1"]);
+        ensure!(ids_of(&store) == ["t1"]);
         store.shutdown().await;
         Ok(())
     })
@@ -327,7 +268,7 @@ async fn f05_oversized_value_is_rejected_and_last_good_kept() -> anyhow::Result<
             "errors: {:?}",
             rejection.errors
         );
-        ensure!(store.load().revision == r_edge && ids(&store) == ["edge"]);
+        ensure!(store.load().revision == r_edge && ids_of(&store) == ["edge"]);
         ensure!(store.status().state == State::Live);
         ensure!(good < r_edge);
         store.shutdown().await;

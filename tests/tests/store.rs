@@ -6,79 +6,16 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context as _};
-use directive_core::{Backoff, Snapshot, State};
+use directive_core::State;
 use directive_etcd::{
-    DirectiveStore, EtcdDirectiveStore, PublishError, Publisher, StoreError, StoreEvent,
-    StoreOptions, TlsConfig,
+    DirectiveStore, EtcdDirectiveStore, PublishError, Publisher, StoreError, StoreEvent, TlsConfig,
 };
 use directive_tests::etcd_client::Client;
 use directive_tests::{EtcdCluster, EtcdOptions, FaultProxy, TlsMaterial};
 
-const KEY: &str = "osproxy/directives";
-const TEST_BOUND: Duration = Duration::from_secs(90);
-const CONVERGE: Duration = Duration::from_secs(15);
+mod common;
 
-async fn bounded<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::time::timeout(TEST_BOUND, fut)
-        .await
-        .map_err(|_| anyhow!("test exceeded {TEST_BOUND:?}"))?
-}
-
-/// Store options tuned for tests: short timeouts, fast stall detection and backoff.
-fn opts<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> StoreOptions {
-    StoreOptions::new(endpoints)
-        .with_key(KEY)
-        .with_connect_timeout(Duration::from_secs(3))
-        .with_request_timeout(Duration::from_secs(3))
-        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
-        .with_progress(Duration::from_secs(1), Duration::from_secs(1))
-        .with_backoff(Backoff {
-            initial_ms: 50,
-            max_ms: 1_000,
-            full_jitter: true,
-        })
-}
-
-/// A document with these directive ids, each for `ttl` seconds.
-fn doc(ids: &[&str], ttl: u64) -> String {
-    let ds: Vec<String> = ids
-        .iter()
-        .map(|id| format!(r#"{{"id":"{id}","level":"Shape","ttl_secs":{ttl}}}"#))
-        .collect();
-    format!(r#"{{"directives":[{}]}}"#, ds.join(","))
-}
-
-fn ids(snapshot: &Snapshot) -> Vec<String> {
-    snapshot
-        .set
-        .directives()
-        .iter()
-        .map(|d| d.id.clone())
-        .collect()
-}
-
-/// Polls `cond` every 10 ms until true or `within` passes.
-async fn eventually(
-    what: &str,
-    within: Duration,
-    mut cond: impl FnMut() -> bool,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
-    loop {
-        if cond() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("{what}: not true after {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn put(client: &mut Client, value: impl Into<Vec<u8>>) -> anyhow::Result<i64> {
-    let resp = client.put(KEY, value, None).await?;
-    Ok(resp.header().context("no header")?.revision())
-}
+use common::*;
 
 /// Retries a put until it succeeds (members may be down or electing).
 async fn put_retry(client: &mut Client, value: &str) -> anyhow::Result<i64> {
