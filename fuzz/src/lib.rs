@@ -328,7 +328,9 @@ fn render_directive(
             None => {}
             Some(Ok(b)) => fields.push(format!("\"{key}\":{b}")),
             Some(Err(s)) => {
-                ok = false;
+                // A generated non-flag value, except that `ArbStr::Bool`
+                // renders `true`, which is a valid flag.
+                ok &= matches!(s, ArbStr::Bool);
                 fields.push(format!("\"{key}\":{}", render_str(s).0));
             }
         }
