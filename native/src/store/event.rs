@@ -57,7 +57,8 @@ pub enum StoreEvent {
 }
 
 impl StoreEvent {
-    pub(crate) fn applied(snapshot: &Snapshot) -> Self {
+    /// The `applied` event for a snapshot.
+    pub fn applied(snapshot: &Snapshot) -> Self {
         StoreEvent::Applied {
             revision: snapshot.revision,
             directives: snapshot.set.len(),
@@ -71,7 +72,8 @@ impl StoreEvent {
         }
     }
 
-    pub(crate) fn rejected(rejection: &Rejection) -> Self {
+    /// The `rejected` event for a refused value.
+    pub fn rejected(rejection: &Rejection) -> Self {
         StoreEvent::Rejected {
             revision: rejection.revision,
             errors: rejection
@@ -85,7 +87,8 @@ impl StoreEvent {
         }
     }
 
-    pub(crate) fn status(status: &Status) -> Self {
+    /// The `status` event for a store status.
+    pub fn status(status: &Status) -> Self {
         StoreEvent::Status {
             state: status.state.name(),
             applied_revision: status.applied_revision,

@@ -14,7 +14,6 @@
 
 use std::io::Write;
 
-use directive_core::Snapshot;
 use directive_etcd::{EtcdDirectiveStore, StoreEvent};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -120,33 +119,8 @@ async fn follow(store: &EtcdDirectiveStore, json: bool) -> Stop {
 
 /// The current snapshot as an `applied` event and the current status.
 fn emit_state(store: &EtcdDirectiveStore, json: bool) -> Result<(), Stop> {
-    emit(&applied(&store.snapshot()), json)?;
-    let status = store.status();
-    emit(
-        &StoreEvent::Status {
-            state: status.state.name(),
-            applied_revision: status.applied_revision,
-            observed_revision: status.observed_revision,
-            reconnects: status.reconnects,
-            last_error: status.last_error,
-        },
-        json,
-    )
-}
-
-/// The `applied` event for a snapshot (as the store itself would send it).
-fn applied(snapshot: &Snapshot) -> StoreEvent {
-    StoreEvent::Applied {
-        revision: snapshot.revision,
-        directives: snapshot.set.len(),
-        ids: snapshot
-            .set
-            .directives()
-            .iter()
-            .map(|d| d.id.clone())
-            .collect(),
-        recovered: snapshot.recovered,
-    }
+    emit(&StoreEvent::applied(&store.snapshot()), json)?;
+    emit(&StoreEvent::status(&store.status()), json)
 }
 
 /// Writes one line and flushes it.
