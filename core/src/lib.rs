@@ -41,8 +41,8 @@ pub use error::{DecodeError, DecodeErrors, ErrorCode};
 pub use level::DiagLevel;
 pub use limits::Limits;
 pub use reducer::{
-    Action, Command, Event, KeyValue, Output, Reducer, ReducerConfig, Rejection, Snapshot, State,
-    Status,
+    Command, Event, KeyValue, Origin, Output, Reducer, ReducerConfig, Rejection, Retry, Snapshot,
+    State, Status,
 };
 pub use report::{validate, DirectiveReport, ValidationReport};
 pub use request::{Decision, Explanation, Request};

@@ -309,7 +309,7 @@ async fn t09_malformed_at_startup_recovers_from_history() -> anyhow::Result<()> 
         let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
         let snap = store.load();
         ensure!(
-            snap.recovered && snap.revision == good,
+            snap.is_recovered() && snap.revision == good,
             "snapshot rev {}",
             snap.revision
         );
@@ -324,7 +324,7 @@ async fn t09_malformed_at_startup_recovers_from_history() -> anyhow::Result<()> 
         // A later valid put replaces the recovered set.
         let next = put(&mut client, doc(&["new"], 600)).await?;
         eventually("new value", CONVERGE, || store.load().revision == next).await?;
-        ensure!(!store.load().recovered);
+        ensure!(!store.load().is_recovered());
         store.shutdown().await;
         Ok(())
     })

@@ -25,7 +25,7 @@ pub enum Event<'a> {
         /// The key, or `None` when absent.
         kv: Option<KeyValue<'a>>,
     },
-    /// The answer to [`Action::ReadHistory`]: the key as it was at the asked
+    /// The answer to [`Command::ReadHistory`]: the key as it was at the asked
     /// revision, or `None` when it did not exist then or that history is compacted.
     HistoryRead {
         /// The key at that revision.
@@ -43,12 +43,16 @@ pub enum Event<'a> {
         /// Revision of the delete.
         revision: i64,
     },
-    /// A progress notification (or any response header): etcd has sent
-    /// everything up to this revision.
+    /// A server progress notification: etcd has sent everything up to this
+    /// revision.
     Progress {
         /// Header revision.
         revision: i64,
     },
+    /// A watch message that proves the stream is alive but vouches for no
+    /// revision (on etcd 3.4, the answer to a progress request is sent even
+    /// while the watcher still catches up).
+    Heartbeat,
     /// The watch's start revision was compacted away.
     Compacted {
         /// etcd's compact revision.
@@ -66,40 +70,56 @@ pub enum Event<'a> {
     },
 }
 
-/// What the shell should do.
+/// What the shell does after a backoff delay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    /// Read the key in full, then report [`Event::Read`].
+pub enum Retry {
+    /// Read the key in full.
     Read,
-    /// (Re)open the watch from this revision with progress notifications.
+    /// Reopen the watch from this revision.
     Watch {
         /// First revision the watch must deliver.
         start_revision: i64,
     },
+}
+
+/// What the shell must do now. Every command replaces whatever the shell
+/// was doing (an outstanding read, an open watch), except
+/// [`Command::RequestProgress`], which is sent on the open watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Command {
+    /// Read the key in full, then report [`Event::Read`].
+    Read,
     /// Read the key as of this revision, then report [`Event::HistoryRead`].
     ReadHistory {
         /// Revision to read at.
         revision: i64,
     },
+    /// (Re)open the watch from this revision with progress notifications.
+    Watch {
+        /// First revision the watch must deliver.
+        start_revision: i64,
+    },
+    /// Ask etcd for a progress notification on the open watch.
+    RequestProgress,
+    /// Drop the connection's current work and do nothing until `until_ms`
+    /// (the reducer's next timeout), when the reducer issues `then`.
+    BackOff {
+        /// Retry number of the backoff schedule (0 = the first step).
+        attempt: u32,
+        /// When the delay ends, unix ms in the caller's clock.
+        until_ms: u64,
+        /// What will be retried.
+        then: Retry,
+    },
 }
 
-/// An [`Action`], possibly to be taken only after a backoff delay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Command {
-    /// What to do.
-    #[serde(flatten)]
-    pub action: Action,
-    /// When set, wait out retry number `n` of the backoff schedule first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backoff_attempt: Option<u32>,
-}
-
-impl Command {
-    pub(crate) fn now(action: Action) -> Self {
-        Command {
-            action,
-            backoff_attempt: None,
+impl From<Retry> for Command {
+    fn from(retry: Retry) -> Self {
+        match retry {
+            Retry::Read => Command::Read,
+            Retry::Watch { start_revision } => Command::Watch { start_revision },
         }
     }
 }

@@ -1,11 +1,16 @@
-//! The sans-IO reducer: etcd observations in, snapshots and commands out.
+//! The sans-IO reducer: etcd observations and the passing of time in;
+//! snapshots, commands and the next timeout out.
 //!
-//! In the style of `quinn-proto`, this is the whole decision logic of the
-//! watch-and-cache store with the I/O taken out. The etcd shell performs the
-//! [`Command`]s it is given, reports what happened as [`Event`]s together
-//! with the current time, and publishes whatever snapshot comes back. Every
-//! invariant of the store lives here, where it can be tested exhaustively
-//! without a network:
+//! In the style of `quinn-proto` and `str0m`, this is the whole decision
+//! logic of the watch-and-cache store with the I/O taken out. The shell
+//! performs the [`Command`]s it is given, reports what etcd said as
+//! [`Event`]s (through [`Reducer::handle`]), wakes the reducer at
+//! [`Reducer::poll_timeout`] (through [`Reducer::handle_timeout`]), and
+//! publishes whatever snapshot comes back. Every timer the store needs lives
+//! here: backoff delays, the progress interval, the stall deadline, the
+//! fast-retry window and the healthy-reset period. Every invariant of the
+//! store lives here too, where it can be tested exhaustively without a
+//! network or a real clock:
 //!
 //! - the observed revision never goes back: watch events at or below it are
 //!   duplicates or out of order, and are ignored;
@@ -14,55 +19,38 @@
 //!   key's history to the newest valid version, else applies the empty set;
 //! - a delete, or a read that finds the key absent, applies the empty set;
 //! - a compaction or a cancel asks for a full re-read, never a jump ahead;
+//! - a watch silent for the progress interval is asked for progress, and one
+//!   that stays silent for the progress deadline after that is declared dead;
+//! - every retry waits out the backoff schedule of ADR 0006;
 //! - re-reading a revision already seen, or a re-put of the identical value,
 //!   never re-anchors TTLs, so reconnects never extend a directive.
 
+mod config;
 mod event;
+mod phase;
+mod retry;
 mod status;
 
 use std::sync::Arc;
 
-pub use event::{Action, Command, Event, KeyValue};
-pub use status::{Rejection, Snapshot, State, Status};
+pub use config::ReducerConfig;
+pub use event::{Command, Event, KeyValue, Retry};
+pub use status::{Origin, Rejection, Snapshot, State, Status};
+
+use phase::{Clock, Phase};
+use retry::RetryBudget;
 
 use crate::sampling::fnv1a64;
-use crate::{decode, DirectiveSet, Limits};
+use crate::{decode, DirectiveSet};
 
-/// Tuning of the reducer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReducerConfig {
-    /// Decoder limits.
-    pub limits: Limits,
-    /// A connection healthy for this long resets the backoff to its first step.
-    pub backoff_reset_after_ms: u64,
-    /// For this long after an outage begins, every retry uses the first
-    /// backoff step: a short etcd blip (a restart, a leader change) is
-    /// recovered within one step, however many attempts were refused
-    /// meanwhile. Only a longer outage grows the delay (ADR 0006).
-    pub fast_retry_ms: u64,
-    /// How many earlier versions a startup recovery may inspect.
-    pub max_history_steps: u32,
-}
-
-impl Default for ReducerConfig {
-    fn default() -> Self {
-        ReducerConfig {
-            limits: Limits::default(),
-            backoff_reset_after_ms: 60_000,
-            fast_retry_ms: 10_000,
-            max_history_steps: 100,
-        }
-    }
-}
-
-/// What one event changed.
+/// What one call changed.
 #[derive(Clone, Debug, Default)]
 pub struct Output {
     /// A new active snapshot to publish.
     pub applied: Option<Arc<Snapshot>>,
     /// A value refused by this event (the last good snapshot stays).
     pub rejected: Option<Rejection>,
-    /// What the shell must do next; `None` means carry on (keep watching).
+    /// What the shell must do now; `None` means carry on.
     pub command: Option<Command>,
     /// True when [`Reducer::status`] changed in a way worth reporting
     /// (state, applied revision, rejection, error).
@@ -77,47 +65,50 @@ enum Seen {
     Absent,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Recovery {
-    resume_from: i64,
-    steps_left: u32,
-}
+/// The seed of [`Reducer::new`]; shells pass a random one to
+/// [`Reducer::with_seed`] so a fleet's jitter differs per instance.
+const DEFAULT_SEED: u64 = 0x5EED_D12E_C71F_E5E7;
 
 /// The pure state machine behind the etcd directive store.
 #[derive(Debug)]
 pub struct Reducer {
     config: ReducerConfig,
+    phase: Phase,
+    clock: Clock,
+    retry: RetryBudget,
     snapshot: Arc<Snapshot>,
     status: Status,
     seen: Seen,
-    has_applied: bool,
-    read_done: bool,
-    recovery: Option<Recovery>,
-    failures: u32,
-    healthy_since_ms: Option<u64>,
-    outage_since_ms: Option<u64>,
 }
 
 impl Reducer {
-    /// A reducer holding the empty set, in state `Initializing`.
+    /// A reducer holding the empty set, in state `Initializing`, whose first
+    /// command is [`Command::Read`]. Its backoff jitter is drawn from a fixed seed.
     pub fn new(config: ReducerConfig) -> Self {
+        Reducer::with_seed(config, DEFAULT_SEED)
+    }
+
+    /// Like [`Reducer::new`], drawing the backoff jitter from `seed`.
+    pub fn with_seed(config: ReducerConfig, seed: u64) -> Self {
         Reducer {
             config,
+            phase: Phase::Reading,
+            clock: Clock::default(),
+            retry: RetryBudget::new(seed),
             snapshot: Arc::new(Snapshot::default()),
             status: Status::default(),
             seen: Seen::Nothing,
-            has_applied: false,
-            read_done: false,
-            recovery: None,
-            failures: 0,
-            healthy_since_ms: None,
-            outage_since_ms: None,
         }
     }
 
     /// The first command: read the key.
     pub fn start(&self) -> Command {
-        Command::now(Action::Read)
+        Command::Read
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReducerConfig {
+        &self.config
     }
 
     /// The current snapshot.
@@ -130,56 +121,128 @@ impl Reducer {
         &self.status
     }
 
+    /// When the reducer must next be woken with [`Reducer::handle_timeout`],
+    /// in the caller's clock (unix ms); `None` while it only waits for etcd.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let due = match self.phase {
+            Phase::BackingOff { until, .. } => until,
+            Phase::Watching {
+                heard_at,
+                asked_at: None,
+            } => heard_at.saturating_add(self.config.progress_interval_ms),
+            Phase::Watching {
+                asked_at: Some(asked),
+                ..
+            } => asked.saturating_add(self.config.progress_deadline_ms),
+            Phase::Reading | Phase::ReadingHistory { .. } => return None,
+        };
+        Some(self.clock.to_wall(due))
+    }
+
+    /// Lets time pass: ends a backoff, asks a silent watch for progress, or
+    /// declares a watch that ignored the request dead. Early or repeated
+    /// calls are harmless.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Output {
+        let now = self.clock.tick(now_ms);
+        let mut out = Output::default();
+        match self.phase {
+            Phase::BackingOff { until, then } if now >= until => {
+                match then {
+                    Retry::Read => self.phase = Phase::Reading,
+                    Retry::Watch { .. } => self.phase = Phase::watching(now),
+                }
+                out.command = Some(then.into());
+            }
+            Phase::Watching {
+                heard_at,
+                asked_at: None,
+            } if now >= heard_at.saturating_add(self.config.progress_interval_ms) => {
+                self.phase = Phase::Watching {
+                    heard_at,
+                    asked_at: Some(now),
+                };
+                out.command = Some(Command::RequestProgress);
+            }
+            Phase::Watching {
+                asked_at: Some(asked),
+                ..
+            } if now >= asked.saturating_add(self.config.progress_deadline_ms) => {
+                let cause = format!(
+                    "watch stalled: no response within {} ms of a progress request",
+                    self.config.progress_deadline_ms
+                );
+                self.on_disconnect(cause, now_ms, now, &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
     /// Feeds one observation at `now_ms` (unix ms) and returns what changed.
     pub fn handle(&mut self, event: Event<'_>, now_ms: u64) -> Output {
+        let now = self.clock.tick(now_ms);
         let mut out = Output::default();
         match event {
-            Event::Read { revision, kv } => self.on_read(revision, kv, now_ms, &mut out),
-            Event::HistoryRead { kv } => self.on_history(kv, now_ms, &mut out),
+            Event::Read { revision, kv } => self.on_read(revision, kv, now_ms, now, &mut out),
+            Event::HistoryRead { kv } => self.on_history(kv, now_ms, now, &mut out),
             Event::WatchCreated => {
-                self.healthy_since_ms.get_or_insert(now_ms);
-                self.go_live(&mut out);
+                if self.heard(now) {
+                    self.retry.healthy(now);
+                    self.go_live(&mut out);
+                }
             }
             Event::Put { kv } => {
+                self.heard(now);
                 if self.advance(kv.mod_revision) {
                     self.seen = Seen::Value(kv.mod_revision);
                     self.apply_value(kv, now_ms, &mut out);
                 }
             }
             Event::Delete { revision } => {
+                self.heard(now);
                 if self.advance(revision) {
                     self.seen = Seen::Absent;
-                    self.apply(Snapshot::at(revision), now_ms, &mut out);
+                    self.apply(Snapshot::absent(revision), now_ms, &mut out);
                 }
             }
             Event::Progress { revision } => {
-                self.advance(revision);
-                self.go_live(&mut out);
+                if self.heard(now) {
+                    self.advance(revision);
+                    self.go_live(&mut out);
+                }
+            }
+            Event::Heartbeat => {
+                if self.heard(now) {
+                    self.go_live(&mut out);
+                }
             }
             Event::Compacted { .. } => {
-                out.command = Some(Command::now(Action::Read));
+                self.phase = Phase::Reading;
+                out.command = Some(Command::Read);
             }
             Event::Canceled { reason } => {
-                let attempt = self.next_attempt(now_ms);
                 self.status.last_error = Some(format!("watch canceled by etcd: {reason}"));
                 out.status_changed = true;
-                out.command = Some(Command {
-                    action: Action::Read,
-                    backoff_attempt: Some(attempt),
-                });
+                self.back_off(Retry::Read, now_ms, now, &mut out);
             }
-            Event::Disconnected { cause } => self.on_disconnect(cause, now_ms, &mut out),
+            Event::Disconnected { cause } => self.on_disconnect(cause, now_ms, now, &mut out),
         }
         out
     }
 
-    fn on_read(&mut self, revision: i64, kv: Option<KeyValue<'_>>, now_ms: u64, out: &mut Output) {
-        self.read_done = true;
-        self.healthy_since_ms.get_or_insert(now_ms);
+    fn on_read(
+        &mut self,
+        revision: i64,
+        kv: Option<KeyValue<'_>>,
+        now_ms: u64,
+        now: u64,
+        out: &mut Output,
+    ) {
+        self.retry.healthy(now);
         if revision < self.status.observed_revision {
             // A read from a member that lags what we already applied: keep
             // everything, resume after what we know.
-            out.command = Some(self.resume_watch());
+            self.watch_from(self.status.observed_revision + 1, now, out);
             return;
         }
         self.status.observed_revision = revision;
@@ -188,122 +251,117 @@ impl Reducer {
             Some(kv) => {
                 self.seen = Seen::Value(kv.mod_revision);
                 let accepted = self.apply_value(kv, now_ms, out);
-                if !accepted && !self.has_applied {
-                    self.recovery = Some(Recovery {
+                if !accepted && self.snapshot.origin == Origin::Unread {
+                    self.phase = Phase::ReadingHistory {
                         resume_from: revision + 1,
                         steps_left: self.config.max_history_steps,
-                    });
-                    out.command = Some(self.next_history_step(kv.mod_revision, now_ms, out));
+                    };
+                    self.history_step(kv.mod_revision, now_ms, now, out);
                     return;
                 }
             }
             None if self.seen == Seen::Absent => {}
             None => {
                 self.seen = Seen::Absent;
-                self.apply(Snapshot::at(revision), now_ms, out);
+                self.apply(Snapshot::absent(revision), now_ms, out);
             }
         }
-        self.go_live(out);
-        out.command = Some(self.resume_watch());
+        self.watch_from(revision + 1, now, out);
     }
 
-    fn on_history(&mut self, kv: Option<KeyValue<'_>>, now_ms: u64, out: &mut Output) {
-        let Some(recovery) = self.recovery else {
+    fn on_history(&mut self, kv: Option<KeyValue<'_>>, now_ms: u64, now: u64, out: &mut Output) {
+        let Phase::ReadingHistory { resume_from, .. } = self.phase else {
             return;
         };
-        let done = match kv {
-            None => {
-                self.apply(Snapshot::at(0), now_ms, out);
-                true
-            }
-            Some(kv) => match decode(kv.value, now_ms, &self.config.limits) {
-                Ok(set) => {
-                    let mut snap = Snapshot::with(kv, set);
-                    snap.recovered = true;
-                    self.status.recovered_from_history = true;
-                    self.apply(snap, now_ms, out);
-                    true
-                }
-                Err(_) => {
-                    out.command = Some(self.next_history_step(kv.mod_revision, now_ms, out));
-                    out.command.is_none()
-                }
-            },
+        let Some(kv) = kv else {
+            self.apply(Snapshot::no_valid_version(), now_ms, out);
+            self.watch_from(resume_from, now, out);
+            return;
         };
-        if done {
-            self.recovery = None;
-            self.go_live(out);
-            out.command = Some(Command::now(Action::Watch {
-                start_revision: recovery.resume_from,
-            }));
+        match decode(kv.value, now_ms, &self.config.limits) {
+            Ok(set) => {
+                self.apply(Snapshot::of(kv, set, Origin::Recovered), now_ms, out);
+                self.watch_from(resume_from, now, out);
+            }
+            Err(_) => self.history_step(kv.mod_revision, now_ms, now, out),
         }
     }
 
     /// The next step back through history from a malformed version at
     /// `bad_revision`; gives up (applying the empty set) when out of steps.
-    fn next_history_step(&mut self, bad_revision: i64, now_ms: u64, out: &mut Output) -> Command {
-        let Some(recovery) = self.recovery.as_mut() else {
-            return self.resume_watch();
+    fn history_step(&mut self, bad_revision: i64, now_ms: u64, now: u64, out: &mut Output) {
+        let Phase::ReadingHistory {
+            resume_from,
+            steps_left,
+        } = self.phase
+        else {
+            return;
         };
-        if recovery.steps_left == 0 || bad_revision <= 1 {
-            let resume = recovery.resume_from;
-            self.recovery = None;
-            self.apply(Snapshot::at(0), now_ms, out);
-            self.go_live(out);
-            return Command::now(Action::Watch {
-                start_revision: resume,
-            });
+        if steps_left == 0 || bad_revision <= 1 {
+            self.apply(Snapshot::no_valid_version(), now_ms, out);
+            self.watch_from(resume_from, now, out);
+            return;
         }
-        recovery.steps_left -= 1;
-        Command::now(Action::ReadHistory {
+        self.phase = Phase::ReadingHistory {
+            resume_from,
+            steps_left: steps_left - 1,
+        };
+        out.command = Some(Command::ReadHistory {
             revision: bad_revision - 1,
-        })
+        });
     }
 
-    /// The backoff attempt for the retry after a failure at `now_ms`: 0 (the
-    /// first step) while the outage is younger than `fast_retry_ms`, then
-    /// growing by one per failure. An outage ends only after a connection
-    /// stayed healthy for `backoff_reset_after_ms`, so a flapping link keeps
-    /// growing its delay instead of retrying fast forever.
-    fn next_attempt(&mut self, now_ms: u64) -> u32 {
-        if let Some(since) = self.healthy_since_ms.take() {
-            if now_ms.saturating_sub(since) >= self.config.backoff_reset_after_ms {
-                self.failures = 0;
-                self.outage_since_ms = None;
-            }
-        }
-        let began = *self.outage_since_ms.get_or_insert(now_ms);
-        if now_ms.saturating_sub(began) < self.config.fast_retry_ms {
-            return 0;
-        }
-        self.failures = self.failures.saturating_add(1);
-        self.failures
-    }
-
-    fn on_disconnect(&mut self, cause: String, now_ms: u64, out: &mut Output) {
-        let attempt = self.next_attempt(now_ms);
+    fn on_disconnect(&mut self, cause: String, now_ms: u64, now: u64, out: &mut Output) {
         self.status.reconnects += 1;
         self.status.last_error = Some(cause);
         if self.status.state == State::Live {
             self.status.state = State::Stale { since_ms: now_ms };
         }
         out.status_changed = true;
-        let action = if self.read_done && self.recovery.is_none() {
-            self.resume_watch().action
-        } else {
-            self.recovery = None;
-            Action::Read
+        let then = match self.phase {
+            Phase::Watching { .. }
+            | Phase::BackingOff {
+                then: Retry::Watch { .. },
+                ..
+            } => Retry::Watch {
+                start_revision: self.status.observed_revision + 1,
+            },
+            Phase::Reading | Phase::ReadingHistory { .. } | Phase::BackingOff { .. } => Retry::Read,
         };
-        out.command = Some(Command {
-            action,
-            backoff_attempt: Some(attempt),
+        self.back_off(then, now_ms, now, out);
+    }
+
+    /// Enters the backoff before `then`, drawing the delay from the schedule.
+    fn back_off(&mut self, then: Retry, now_ms: u64, now: u64, out: &mut Output) {
+        let (attempt, delay) = self.retry.next(now, &self.config);
+        self.phase = Phase::BackingOff {
+            until: now.saturating_add(delay),
+            then,
+        };
+        out.command = Some(Command::BackOff {
+            attempt,
+            until_ms: now_ms.saturating_add(delay),
+            then,
         });
     }
 
-    fn resume_watch(&self) -> Command {
-        Command::now(Action::Watch {
-            start_revision: self.status.observed_revision + 1,
-        })
+    /// Opens the watch from `start_revision`: the store is live from here.
+    fn watch_from(&mut self, start_revision: i64, now: u64, out: &mut Output) {
+        self.phase = Phase::watching(now);
+        self.go_live(out);
+        out.command = Some(Command::Watch { start_revision });
+    }
+
+    /// The watch proved alive at `now`; false when no watch is open.
+    fn heard(&mut self, now: u64) -> bool {
+        match &mut self.phase {
+            Phase::Watching { heard_at, asked_at } => {
+                *heard_at = now;
+                *asked_at = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Moves the observed revision forward; false when `revision` is not new.
@@ -316,7 +374,7 @@ impl Reducer {
     }
 
     fn go_live(&mut self, out: &mut Output) {
-        if self.read_done && self.recovery.is_none() && self.status.state != State::Live {
+        if matches!(self.phase, Phase::Watching { .. }) && self.status.state != State::Live {
             self.status.state = State::Live;
             out.status_changed = true;
         }
@@ -333,7 +391,7 @@ impl Reducer {
         };
         match decode(kv.value, anchor_now, &self.config.limits) {
             Ok(set) => {
-                self.apply(Snapshot::with(kv, set), now_ms, out);
+                self.apply(Snapshot::of(kv, set, Origin::Value), now_ms, out);
                 true
             }
             Err(errors) => {
@@ -352,30 +410,48 @@ impl Reducer {
 
     fn apply(&mut self, snapshot: Snapshot, now_ms: u64, out: &mut Output) {
         let snapshot = Arc::new(snapshot);
-        self.has_applied = true;
         self.status.applied_revision = snapshot.revision;
         self.status.last_update_ms = Some(now_ms);
-        self.status.recovered_from_history = snapshot.recovered;
+        self.status.recovered_from_history = snapshot.is_recovered();
         self.snapshot = Arc::clone(&snapshot);
         out.applied = Some(snapshot);
         out.status_changed = true;
     }
 }
 
+impl Phase {
+    /// A freshly opened watch, heard from at `now`.
+    fn watching(now: u64) -> Phase {
+        Phase::Watching {
+            heard_at: now,
+            asked_at: None,
+        }
+    }
+}
+
 impl Snapshot {
-    /// The empty set, established at `revision`.
-    fn at(revision: i64) -> Snapshot {
+    /// The empty set of an absent key, established at `revision`.
+    fn absent(revision: i64) -> Snapshot {
         Snapshot {
             revision,
+            origin: Origin::Absent,
             ..Snapshot::default()
         }
     }
 
-    fn with(kv: KeyValue<'_>, set: DirectiveSet) -> Snapshot {
+    /// The empty set applied when no valid version exists at startup.
+    fn no_valid_version() -> Snapshot {
+        Snapshot {
+            origin: Origin::NoValidVersion,
+            ..Snapshot::default()
+        }
+    }
+
+    fn of(kv: KeyValue<'_>, set: DirectiveSet, origin: Origin) -> Snapshot {
         Snapshot {
             revision: kv.mod_revision,
             set,
-            recovered: false,
+            origin,
             digest: Some((fnv1a64(kv.value), kv.value.len())),
         }
     }

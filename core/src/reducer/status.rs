@@ -5,6 +5,28 @@ use serde::Serialize;
 
 use crate::{DecodeError, DirectiveSet};
 
+/// What the key was when a [`Snapshot`] was established. The one place
+/// that knows whether an empty set means "no value": nothing downstream
+/// re-derives it from the set's contents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Nothing has been read yet (the initial empty set).
+    #[default]
+    Unread,
+    /// The key does not exist (never written, or deleted) as of the
+    /// snapshot's revision.
+    Absent,
+    /// The key's value, valid, written at the snapshot's revision.
+    Value,
+    /// The key's current value was malformed at startup; this is the newest
+    /// valid earlier version, written at the snapshot's revision.
+    Recovered,
+    /// The key's current value was malformed at startup and no valid
+    /// earlier version was found: the empty set, at revision 0.
+    NoValidVersion,
+}
+
 /// The active directive set together with where it came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -14,12 +36,24 @@ pub struct Snapshot {
     pub revision: i64,
     /// The directives.
     pub set: DirectiveSet,
-    /// True when the current value was malformed at startup and this set is
-    /// the newest valid earlier version found in etcd's history.
-    pub recovered: bool,
+    /// What the key was.
+    pub origin: Origin,
     /// Digest (FNV-1a 64, length) of the value bytes, to recognise a re-put
     /// of the identical value.
     pub(crate) digest: Option<(u64, usize)>,
+}
+
+impl Snapshot {
+    /// True when this set was recovered from history at startup.
+    pub fn is_recovered(&self) -> bool {
+        self.origin == Origin::Recovered
+    }
+
+    /// True when this set stands for a value stored under the key (valid
+    /// or recovered), false when the key is absent or nothing was read.
+    pub fn has_value(&self) -> bool {
+        matches!(self.origin, Origin::Value | Origin::Recovered)
+    }
 }
 
 /// The data source's condition.

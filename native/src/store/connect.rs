@@ -102,12 +102,7 @@ pub(crate) async fn build_client(options: &StoreOptions) -> Result<Client, Store
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(StoreError::NoRuntime);
     }
-    if options.endpoints.is_empty() {
-        return Err(StoreError::InvalidOptions("no endpoints".to_owned()));
-    }
-    if options.key.is_empty() {
-        return Err(StoreError::InvalidOptions("empty key".to_owned()));
-    }
+    options.check()?;
     Client::connect(&options.endpoints, Some(options.etcd_connect_options()))
         .await
         .map_err(|e| StoreError::connect(options, &e))

@@ -68,7 +68,7 @@ impl StoreEvent {
                 .iter()
                 .map(|d| d.id.clone())
                 .collect(),
-            recovered: snapshot.recovered,
+            recovered: snapshot.is_recovered(),
         }
     }
 

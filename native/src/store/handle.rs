@@ -12,16 +12,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::Guard;
-use directive_core::{Action, Command, Reducer, Snapshot, State, Status};
+use directive_core::{Snapshot, State, Status};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::{build_client, StoreError};
+use super::driver::{Driver, Mode};
 use super::event::StoreEvent;
 use super::options::StoreOptions;
 use super::shared::Shared;
-use super::task::Shell;
 use crate::DirectiveStore;
 
 /// The etcd-backed directive store. Cheap to clone; clones share one
@@ -65,26 +65,60 @@ impl EtcdDirectiveStore {
     pub async fn connect(options: StoreOptions) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let shared = Arc::new(Shared::new());
-        let startup = startup(&options, Arc::clone(&shared));
-        let (shell, first) = match tokio::time::timeout(options.connect_timeout, startup).await {
+        let startup = async {
+            let client = build_client(&options).await?;
+            let mut driver = Driver::new(options.clone(), Some(client), Arc::clone(&shared));
+            match driver.run(Mode::Startup).await {
+                Ok(()) => Ok(driver),
+                Err(cause) => Err(StoreError::Connect {
+                    endpoints: options.endpoints.join(","),
+                    cause,
+                }),
+            }
+        };
+        let driver = match tokio::time::timeout(options.connect_timeout, startup).await {
             Ok(result) => result?,
             Err(_) => return Err(StoreError::timeout(&options)),
         };
         tracing::info!(
             key = %options.key,
-            revision = shell.reducer.status().observed_revision,
+            revision = driver.observed_revision(),
             "connected to etcd; watching"
         );
+        Ok(Self::spawn(&runtime, options.key, shared, driver))
+    }
+
+    /// Starts the store without waiting for etcd: it is `initializing`
+    /// (serving the empty set) until the first read succeeds, retrying on
+    /// the backoff schedule meanwhile. For servers that must come up while
+    /// etcd is down; watch [`EtcdDirectiveStore::status`] or use
+    /// [`EtcdDirectiveStore::wait_ready`] for readiness.
+    ///
+    /// Fails only on options that can never work, or outside a Tokio runtime.
+    pub fn start(options: StoreOptions) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
+        options.check()?;
+        let shared = Arc::new(Shared::new());
+        let driver = Driver::new(options.clone(), None, Arc::clone(&shared));
+        Ok(Self::spawn(&runtime, options.key, shared, driver))
+    }
+
+    fn spawn(
+        runtime: &tokio::runtime::Handle,
+        key: String,
+        shared: Arc<Shared>,
+        driver: Driver,
+    ) -> Self {
         let cancel = CancellationToken::new();
-        let task = runtime.spawn(shell.run(first, cancel.clone()));
-        Ok(EtcdDirectiveStore {
+        let task = runtime.spawn(driver.run_until_cancelled(cancel.clone()));
+        EtcdDirectiveStore {
             inner: Arc::new(Inner {
                 shared,
-                key: options.key,
+                key,
                 cancel,
                 task: Mutex::new(Some(task)),
             }),
-        })
+        }
     }
 
     /// The current snapshot, as an owned `Arc` (for holding across awaits).
@@ -157,40 +191,5 @@ impl DirectiveStore for EtcdDirectiveStore {
     #[inline]
     fn load(&self) -> Guard<Arc<Snapshot>> {
         self.inner.shared.current.load()
-    }
-}
-
-/// The startup phase: client, initial read, and any history walk, all
-/// through the reducer. Returns the shell and its first watch command.
-async fn startup(
-    options: &StoreOptions,
-    shared: Arc<Shared>,
-) -> Result<(Shell, Command), StoreError> {
-    let client = build_client(options).await?;
-    let reducer = Reducer::new(options.reducer);
-    let mut command = reducer.start();
-    let mut shell = Shell {
-        client,
-        key: options.key.clone(),
-        reducer,
-        shared,
-        backoff: options.backoff,
-        progress_interval: options.progress_interval,
-        progress_deadline: options.progress_deadline,
-    };
-    loop {
-        if let Action::Watch { .. } = command.action {
-            return Ok((shell, command));
-        }
-        command = match shell.read(command.action).await {
-            Ok(Some(next)) => next,
-            Ok(None) => Command {
-                action: Action::Watch {
-                    start_revision: shell.reducer.status().observed_revision + 1,
-                },
-                backoff_attempt: None,
-            },
-            Err(e) => return Err(StoreError::connect(options, &e)),
-        };
     }
 }

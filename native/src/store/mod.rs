@@ -9,17 +9,17 @@
 //!
 //! - `options`: the builder shared with the publisher;
 //! - `connect`: the client and error descriptions;
-//! - `task`: the loop performing the reducer's commands;
+//! - `driver`: the one loop between etcd and the reducer;
 //! - `shared`: snapshot, status and event publication;
 //! - `handle`: the public [`EtcdDirectiveStore`];
 //! - `event`: [`StoreEvent`], the listener-facing event stream.
 
 mod connect;
+mod driver;
 mod event;
 mod handle;
 mod options;
 mod shared;
-mod task;
 
 pub use connect::StoreError;
 pub use event::{RejectedError, StoreEvent};

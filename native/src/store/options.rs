@@ -54,10 +54,7 @@ pub struct StoreOptions {
     pub(crate) require_leader: bool,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) auth: Option<(String, String)>,
-    pub(crate) backoff: Backoff,
     pub(crate) reducer: ReducerConfig,
-    pub(crate) progress_interval: Duration,
-    pub(crate) progress_deadline: Duration,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -73,9 +70,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("require_leader", &self.require_leader)
             .field("tls", &self.tls.is_some())
             .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
-            .field("backoff", &self.backoff)
-            .field("progress_interval", &self.progress_interval)
-            .field("progress_deadline", &self.progress_deadline)
+            .field("reducer", &self.reducer)
             .finish_non_exhaustive()
     }
 }
@@ -97,10 +92,7 @@ impl StoreOptions {
             require_leader: true,
             tls: None,
             auth: None,
-            backoff: Backoff::default(),
             reducer: ReducerConfig::default(),
-            progress_interval: Duration::from_secs(5),
-            progress_deadline: Duration::from_secs(5),
         }
     }
 
@@ -147,13 +139,15 @@ impl StoreOptions {
         self
     }
 
-    /// The reconnect schedule.
+    /// The reconnect schedule (sets [`ReducerConfig::backoff`]).
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.reducer.backoff = backoff;
         self
     }
 
-    /// Decoder limits, backoff reset and history-walk bounds.
+    /// Everything the reducer decides with: decoder limits, backoff,
+    /// history-walk bounds, stall detection. Replaces what
+    /// [`StoreOptions::with_backoff`] and [`StoreOptions::with_progress`] set.
     pub fn with_reducer_config(mut self, config: ReducerConfig) -> Self {
         self.reducer = config;
         self
@@ -161,11 +155,29 @@ impl StoreOptions {
 
     /// Watch stall detection: after `interval` without any message the store
     /// asks etcd for progress, and treats the watch as disconnected when
-    /// nothing arrives within `deadline` after that.
+    /// nothing arrives within `deadline` after that (sets
+    /// [`ReducerConfig::progress_interval_ms`] and
+    /// [`ReducerConfig::progress_deadline_ms`]).
     pub fn with_progress(mut self, interval: Duration, deadline: Duration) -> Self {
-        self.progress_interval = interval;
-        self.progress_deadline = deadline;
+        self.reducer.progress_interval_ms = duration_ms(interval);
+        self.reducer.progress_deadline_ms = duration_ms(deadline);
         self
+    }
+
+    /// The reducer's configuration.
+    pub fn reducer_config(&self) -> &ReducerConfig {
+        &self.reducer
+    }
+
+    /// Refuses options that can never work.
+    pub(crate) fn check(&self) -> Result<(), super::StoreError> {
+        if self.endpoints.is_empty() {
+            return Err(super::StoreError::InvalidOptions("no endpoints".to_owned()));
+        }
+        if self.key.is_empty() {
+            return Err(super::StoreError::InvalidOptions("empty key".to_owned()));
+        }
+        Ok(())
     }
 
     /// The configured endpoints.
@@ -202,4 +214,8 @@ impl StoreOptions {
         }
         opts
     }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -43,7 +43,7 @@ impl Shared {
                 key,
                 revision = snapshot.revision,
                 directives = snapshot.set.len(),
-                recovered = snapshot.recovered,
+                recovered = snapshot.is_recovered(),
                 stamped = snapshot.set.is_stamped(),
                 "applied directive set"
             );

@@ -2,7 +2,8 @@
 //! compared with, and the host of the reducer scenarios.
 
 use directive_core::{
-    decode, validate, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig, Request,
+    decode, validate, Command, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig,
+    Request,
 };
 use serde_json::{json, Value};
 
@@ -78,7 +79,11 @@ impl Surface for Native {
 
 /// Runs a reducer scenario: each step is `{"now_ms", "event", "expect"}`.
 pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
-    let mut reducer = Reducer::new(ReducerConfig::default());
+    // Without jitter a backoff ends exactly at its ceiling, so a scenario's
+    // `timeout` steps can be placed at known times.
+    let mut config = ReducerConfig::default();
+    config.backoff.full_jitter = false;
+    let mut reducer = Reducer::new(config);
     let first = serde_json::to_value(reducer.start()).map_err(|e| e.to_string())?;
     if first != json!({"action": "read"}) {
         return Err(format!("start command was {first}"));
@@ -97,30 +102,43 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
         };
         let rev = ev["revision"].as_i64().unwrap_or_default();
         let event = match kind {
-            "read" => Event::Read { revision: rev, kv },
-            "history_read" => Event::HistoryRead { kv },
-            "watch_created" => Event::WatchCreated,
-            "put" => Event::Put {
+            "timeout" => None,
+            "read" => Some(Event::Read { revision: rev, kv }),
+            "history_read" => Some(Event::HistoryRead { kv }),
+            "watch_created" => Some(Event::WatchCreated),
+            "put" => Some(Event::Put {
                 kv: kv.ok_or(format!("step {i}: put needs value and mod_revision"))?,
-            },
-            "delete" => Event::Delete { revision: rev },
-            "progress" => Event::Progress { revision: rev },
-            "compacted" => Event::Compacted {
+            }),
+            "delete" => Some(Event::Delete { revision: rev }),
+            "progress" => Some(Event::Progress { revision: rev }),
+            "heartbeat" => Some(Event::Heartbeat),
+            "compacted" => Some(Event::Compacted {
                 compact_revision: rev,
-            },
-            "canceled" => Event::Canceled {
+            }),
+            "canceled" => Some(Event::Canceled {
                 reason: ev["reason"].as_str().unwrap_or_default().to_owned(),
-            },
-            "disconnected" => Event::Disconnected {
+            }),
+            "disconnected" => Some(Event::Disconnected {
                 cause: ev["cause"].as_str().unwrap_or("test").to_owned(),
-            },
+            }),
             other => return Err(format!("step {i}: unknown event type {other}")),
         };
-        let out = reducer.handle(event, now);
+        let out = match event {
+            Some(event) => reducer.handle(event, now),
+            None => reducer.handle_timeout(now),
+        };
         let exp = &step["expect"];
+        if let Some(want) = exp.get("next_timeout_ms") {
+            let got = json!(reducer.poll_timeout());
+            if want != &got {
+                return Err(format!(
+                    "step {i}: next_timeout_ms expected {want}, got {got}"
+                ));
+            }
+        }
         let got_command = match out.command {
             None => Value::Null,
-            Some(c) => serde_json::to_value(c).map_err(|e| e.to_string())?,
+            Some(c) => comparable_command(c, now, &reducer)?,
         };
         if let Some(want) = exp.get("command") {
             if want != &got_command {
@@ -181,4 +199,25 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A command as JSON, with a backoff's `until_ms` checked against the
+/// schedule's ceiling and then left out (scenarios state the attempt).
+fn comparable_command(command: Command, now: u64, reducer: &Reducer) -> Result<Value, String> {
+    if let Command::BackOff {
+        attempt, until_ms, ..
+    } = command
+    {
+        let ceiling = reducer.config().backoff.ceiling_ms(attempt);
+        if until_ms != now + ceiling {
+            return Err(format!(
+                "back_off until {until_ms}, expected {now} + {ceiling} ms"
+            ));
+        }
+    }
+    let mut value = serde_json::to_value(command).map_err(|e| e.to_string())?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("until_ms");
+    }
+    Ok(value)
 }

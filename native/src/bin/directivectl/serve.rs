@@ -7,8 +7,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use directive_core::State;
 use directive_etcd::admin::{
     self, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions, MemoryBackend, TlsFiles,
 };
@@ -136,38 +136,64 @@ pub(crate) fn load_token(file: Option<&std::path::Path>) -> Result<AdminToken, S
     }
 }
 
-/// Connects the store and the publisher, retrying with backoff (up to
-/// 10 s apart) until both work or `cancel`; then the app becomes ready.
+/// Starts the store, which retries on its own backoff schedule until etcd
+/// answers; once it has read the key, connects the publisher, and the app
+/// becomes ready. No retry loop of its own: a publisher that fails right
+/// after the store read the key is tried again at the store's next recovery.
 pub(crate) async fn connect_until_ready(
     app: AdminApp,
     options: StoreOptions,
     cancel: CancellationToken,
 ) {
-    let mut delay = Duration::from_millis(250);
+    let store = match EtcdDirectiveStore::start(options.clone()) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            return;
+        }
+    };
+    let mut status = store.subscribe_status();
+    let mut warned = false;
     loop {
-        let attempt = async {
-            let store = EtcdDirectiveStore::connect(options.clone()).await?;
-            let publisher = Publisher::connect(options.clone()).await?;
-            Ok::<_, directive_etcd::StoreError>(Backend::Etcd { store, publisher })
+        let live = async {
+            status
+                .wait_for(|s| s.state == State::Live)
+                .await
+                .map(|s| s.applied_revision)
         };
-        let result = tokio::select! {
+        let revision = tokio::select! {
             () = cancel.cancelled() => return,
-            result = attempt => result,
+            r = tokio::time::timeout(options.connect_timeout(), live) => match r {
+                Ok(Ok(revision)) => revision,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    if !warned {
+                        warned = true;
+                        let cause = store.status().last_error.unwrap_or_default();
+                        eprintln!("directivectl: etcd not reachable yet ({cause}); retrying with backoff");
+                    }
+                    continue;
+                }
+            },
         };
-        match result {
-            Ok(backend) => {
-                let revision = backend.status().applied_revision;
-                app.set_backend(backend);
+        let publisher = tokio::select! {
+            () = cancel.cancelled() => return,
+            p = Publisher::connect(options.clone()) => p,
+        };
+        match publisher {
+            Ok(publisher) => {
+                app.set_backend(Backend::Etcd { store, publisher });
                 eprintln!("directivectl: connected to etcd; applied revision {revision}; ready");
                 return;
             }
             Err(e) => {
-                eprintln!("directivectl: etcd not reachable yet ({e}); retrying in {delay:?}");
+                eprintln!(
+                    "directivectl: etcd publisher not ready ({e}); retrying at the next reconnect"
+                );
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
+                    r = status.wait_for(|s| s.state != State::Live) => if r.is_err() { return },
                 }
-                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }
