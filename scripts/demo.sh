@@ -18,6 +18,6 @@ bash scripts/setup.sh --wasm
 bash scripts/ui-pkg.sh
 
 echo "[demo] building directivectl (release)" >&2
-cargo build --release -p directive-etcd --bin directivectl >&2
+cargo build --release -p directivectl >&2
 echo "[demo] \$ directivectl demo $*" >&2
 exec "${CARGO_TARGET_DIR}/release/directivectl" demo "$@"

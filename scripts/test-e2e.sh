@@ -32,8 +32,8 @@ NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
 
 bash scripts/ui-pkg.sh --if-missing
 
-log "cargo build -p directive-etcd --bin directivectl"
-cargo build -p directive-etcd --bin directivectl
+log "cargo build -p directivectl"
+cargo build -p directivectl
 
 export DIRECTIVECTL="${CARGO_TARGET_DIR}/debug/directivectl"
 export E2E_OUT="${ROOT}/build-output/e2e"

@@ -32,6 +32,7 @@ mod request;
 pub mod sampling;
 mod schema;
 mod set;
+mod stamp;
 
 pub use backoff::Backoff;
 pub use decode::decode;
@@ -48,6 +49,7 @@ pub use report::{validate, DirectiveReport, ValidationReport};
 pub use request::{Decision, Explanation, Request};
 pub use schema::{schema, SCHEMA_ID};
 pub use set::DirectiveSet;
+pub use stamp::{stamp, Stamped};
 
 /// The crate version, for `version()` in the CLI and the WASM build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context as _};
+use directive_admin::{self as admin, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions};
 use directive_core::State;
-use directive_etcd::admin::{self, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions};
 use directive_etcd::{
     DirectiveStore, EtcdDirectiveStore, Publisher, StoreError, StoreEvent, StoreOptions,
 };

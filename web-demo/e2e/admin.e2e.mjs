@@ -120,7 +120,7 @@ async function api(base, token, method, p, body, headers = {}) {
 }
 
 async function main() {
-  if (!fs.existsSync(BIN)) throw new Error(`${BIN} missing: cargo build -p directive-etcd --bin directivectl`);
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} missing: cargo build -p directivectl`);
   if (!fs.existsSync(path.join(ROOT, "web-demo/pkg/directive_wasm.js"))) throw new Error("web-demo/pkg missing: run scripts/test-e2e.sh (it links wasm/pkg/web there)");
   const { url, token } = await startDemo();
   log("demo at", url);

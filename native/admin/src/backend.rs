@@ -1,0 +1,157 @@
+//! What the admin API reads and writes: an etcd store with its publisher,
+//! or the in-memory key.
+//!
+//! An enum rather than a trait object: there are exactly two, the API
+//! handlers stay plain `async fn`s, and `match` makes each difference
+//! (e.g. rollback's revision check) visible in one place.
+
+use std::sync::Arc;
+
+use directive_core::{Snapshot, State, Status};
+use tokio::sync::broadcast;
+
+use super::memory::MemoryBackend;
+use directive_etcd::{
+    EtcdDirectiveStore, HistoryEntry, PublishError, Published, Publisher, StoreEvent,
+};
+
+/// The data behind the API.
+// One per app, held in an `Arc`: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// What this instance applies from etcd, and the safe writer of the key.
+    Etcd {
+        /// The watch-and-cache store (reads, status, events).
+        store: EtcdDirectiveStore,
+        /// The writer (publish, history, rollback).
+        publisher: Publisher,
+    },
+    /// A process-local key (`serve` without `--endpoints`).
+    Memory(MemoryBackend),
+}
+
+impl Backend {
+    /// The applied snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self {
+            Backend::Etcd { store, .. } => store.snapshot(),
+            Backend::Memory(memory) => memory.snapshot(),
+        }
+    }
+
+    /// The store's status.
+    pub fn status(&self) -> Status {
+        match self {
+            Backend::Etcd { store, .. } => store.status(),
+            Backend::Memory(memory) => memory.status(),
+        }
+    }
+
+    /// True once the key has been read.
+    pub fn is_ready(&self) -> bool {
+        self.status().state != State::Initializing
+    }
+
+    /// The key's mod revision for `snapshot`, as `If-Match` expects it.
+    ///
+    /// A snapshot's revision is the value's mod revision when the key holds
+    /// a value, but the revision of the read or delete when it is absent,
+    /// where `If-Match` needs 0. Every set the publisher writes is stamped,
+    /// so only an unstamped empty set can stand for an absent key; only then
+    /// is etcd asked (one read).
+    pub async fn key_revision(&self, snapshot: &Snapshot) -> Result<i64, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. }
+                if snapshot.set.is_empty() && !snapshot.set.is_stamped() =>
+            {
+                Ok(publisher.current().await?.1)
+            }
+            _ => Ok(snapshot.revision),
+        }
+    }
+
+    /// The key's mod revision in the store right now (0 when absent),
+    /// whether or not the value there is the applied one. Under etcd, one
+    /// read.
+    pub async fn stored_revision(&self) -> Result<i64, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => Ok(publisher.current().await?.1),
+            Backend::Memory(memory) => Ok(memory.snapshot().revision),
+        }
+    }
+
+    /// The value written at `revision`, as stored.
+    pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => {
+                // As for rollback: etcd answers a future revision with an
+                // error, not "absent".
+                if revision > publisher.current().await?.1 {
+                    return Err(PublishError::NotFound { revision });
+                }
+                publisher.version(revision).await
+            }
+            Backend::Memory(memory) => memory.version(revision),
+        }
+    }
+
+    /// The store's event stream.
+    pub fn events(&self) -> broadcast::Receiver<StoreEvent> {
+        match self {
+            Backend::Etcd { store, .. } => store.events(),
+            Backend::Memory(memory) => memory.events(),
+        }
+    }
+
+    /// Validated, stamped compare-and-swap publish.
+    pub async fn publish(
+        &self,
+        document: &[u8],
+        expected: Option<i64>,
+    ) -> Result<Published, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => publisher.publish(document, expected).await,
+            Backend::Memory(memory) => memory.publish(document, expected),
+        }
+    }
+
+    /// Up to `limit` versions, newest first.
+    pub async fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => publisher.history(limit).await,
+            Backend::Memory(memory) => Ok(memory.history(limit)),
+        }
+    }
+
+    /// Re-publishes an earlier version. With `expected`, refuses (409) when
+    /// the key has moved on. Under etcd that check is a read just before the
+    /// publisher's own compare-and-swap: a write landing between the two is
+    /// still never overwritten blindly, the rollback then applies on top of
+    /// it (the publisher compares against the revision it read).
+    pub async fn rollback(
+        &self,
+        revision: i64,
+        expected: Option<i64>,
+    ) -> Result<Published, PublishError> {
+        match self {
+            Backend::Etcd { publisher, .. } => {
+                let (_, current) = publisher.current().await?;
+                // No version of the key is newer than its current one (and
+                // etcd answers a future revision with an error, not "absent").
+                if revision > current {
+                    return Err(PublishError::NotFound { revision });
+                }
+                publisher.rollback(revision, expected).await
+            }
+            Backend::Memory(memory) => memory.rollback(revision, expected),
+        }
+    }
+
+    /// Stops the store's background task (etcd); nothing for memory.
+    pub async fn shutdown(&self) {
+        if let Backend::Etcd { store, .. } = self {
+            store.shutdown().await;
+        }
+    }
+}

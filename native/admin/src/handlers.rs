@@ -1,0 +1,338 @@
+//! The `/api` handlers and the probes.
+//!
+//! Each handler is a short sequence of checks in a fixed order (readiness,
+//! headers, content type, body, then the backend) so the status code for a
+//! given request never depends on timing. Tracing fields are revisions,
+//! counts and codes only: never the token, never a directive value.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use directive_core::{decode, validate, ValidationReport};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::{read_limited, require_json};
+use super::error::{json_body, json_body_text, ApiError};
+use super::state::AppState;
+use directive_etcd::clock::now_ms;
+
+/// Default and largest `limit` of `GET /api/history`.
+const HISTORY_DEFAULT: usize = 20;
+const HISTORY_MAX: usize = 1000;
+
+type Shared = State<Arc<AppState>>;
+
+/// `GET /healthz`: the process is up.
+pub(crate) async fn healthz() -> Response {
+    json_body(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 once the store has read the key, else 503.
+pub(crate) async fn readyz(State(state): Shared) -> Response {
+    match state.ready_backend() {
+        Ok(backend) => {
+            let status = backend.status();
+            json_body(json!({
+                "status": "ready",
+                "state": status.state.name(),
+                "revision": status.applied_revision,
+            }))
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json_body(json!({"status": "not_ready"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/directives`: the applied set as a validation report, plus the
+/// key's revision (what `If-Match` takes; 0 when the key is absent), the
+/// store's status, the applied set as a document, the key's revision in the
+/// store and whether the value there is not the applied one; `ETag:
+/// "<revision>"`.
+///
+/// `document` is the canonical text of the applied set
+/// ([`directive_core::DirectiveSet::to_wire_json_pretty`]: `published_at` =
+/// its anchor, the original `ttl_secs`), not the stored bytes: it is what
+/// this instance applies even when the stored value is malformed and the
+/// store kept the last good set (the raw bytes would then be the refused
+/// value), and it is re-publishable verbatim (the raw bytes are in
+/// `GET /api/history/{revision}`). It is `null` when no value is applied
+/// (the key is absent, or nothing valid was found). `stored_differs` is
+/// true when the key's current value (`stored_revision`, 0 = absent) is not
+/// the one applied: refused, or not applied yet.
+pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    let snapshot = backend.snapshot();
+    let status = backend.status();
+    let revision = backend.key_revision(&snapshot).await?;
+    let stored_revision = backend.stored_revision().await?;
+    let set = &snapshot.set;
+    // An unstamped empty set stands for "no value" (absent key, nothing
+    // valid) unless the stored value at the snapshot's revision is it.
+    let from_value = set.is_stamped()
+        || !set.is_empty()
+        || (stored_revision != 0 && stored_revision == snapshot.revision);
+    let stored_differs = if from_value {
+        stored_revision != snapshot.revision
+    } else {
+        stored_revision != 0
+    };
+    let document = if from_value {
+        serde_json::to_string(&set.to_wire_json_pretty()).unwrap_or_else(|_| "null".into())
+    } else {
+        "null".into()
+    };
+    let report = ValidationReport::accepted(set).to_json();
+    let status_json = serde_json::to_string(&status).unwrap_or_else(|_| "null".into());
+    // The report's own text first, so its keys keep the shared order.
+    let body = format!(
+        "{},\"revision\":{},\"status\":{},\"document\":{},\"stored_revision\":{},\"stored_differs\":{}}}",
+        report.strip_suffix('}').unwrap_or(&report),
+        revision,
+        status_json,
+        document,
+        stored_revision,
+        stored_differs
+    );
+    Ok(with_etag(json_body_text(body), revision))
+}
+
+/// `PUT /api/directives`: validated, stamped compare-and-swap publish.
+pub(crate) async fn put_directives(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    let expected = if_match(&headers)?;
+    require_json(&headers)?;
+    let limits = state.config.limits;
+    let document = read_limited(&headers, body, limits.max_bytes).await?;
+    let report = validate(&document, now_ms(), &limits);
+    if !report.ok {
+        tracing::info!(
+            errors = report.errors.len(),
+            "publish refused: invalid document"
+        );
+        return Err(ApiError::Invalid(report));
+    }
+    let published = backend.publish(&document, Some(expected)).await?;
+    tracing::info!(
+        expected,
+        revision = published.revision,
+        directives = report.directives.len(),
+        "published through the admin API"
+    );
+    Ok(with_etag(
+        json_body(json!({"revision": published.revision})),
+        published.revision,
+    ))
+}
+
+/// `POST /api/validate[?now_ms=N]`: the report, byte-identical to
+/// `directivectl validate --json`. Bodies up to twice the decoder's limit
+/// are read so an oversized document gets its `input_too_large` report
+/// like on the command line; beyond that, 413.
+pub(crate) async fn validate_document(
+    State(state): Shared,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let now = match query_param(query.as_deref(), "now_ms") {
+        None => now_ms(),
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::BadRequest("bad_now_ms"))?,
+    };
+    require_json(&headers)?;
+    let limits = state.config.limits;
+    let limit = limits.max_bytes.saturating_mul(2);
+    let document = read_limited(&headers, body, limit).await?;
+    let report = validate(&document, now, &limits);
+    tracing::debug!(ok = report.ok, errors = report.errors.len(), "validated");
+    Ok(json_body_text(report.to_json()))
+}
+
+/// `GET /api/history[?limit=N]`: `{"entries":[{revision,published_at,directives}]}`, newest first.
+pub(crate) async fn history(
+    State(state): Shared,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    let limit = match query_param(query.as_deref(), "limit") {
+        None => HISTORY_DEFAULT,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=HISTORY_MAX).contains(&n) => n,
+            _ => return Err(ApiError::BadRequest("bad_limit")),
+        },
+    };
+    let entries = backend.history(limit).await?;
+    Ok(json_body(json!({ "entries": entries })))
+}
+
+/// `GET /api/history/{revision}`: the version written at that revision,
+/// `{"revision","published_at","document","report"}`: the stored text as
+/// etcd holds it (what a rollback re-publishes) and its validation report
+/// now (what a rollback would get). 404 when no such version, 410 when
+/// compacted.
+pub(crate) async fn history_version(
+    State(state): Shared,
+    Path(revision): Path<String>,
+) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    let revision = match revision.parse::<i64>() {
+        Ok(r) if r > 0 && revision.bytes().all(|b| b.is_ascii_digit()) => r,
+        _ => return Err(ApiError::BadRequest("bad_revision")),
+    };
+    let value = backend.version(revision).await?;
+    let decoded = decode(&value, now_ms(), &state.config.limits);
+    let published_at = match &decoded {
+        Ok(set) if set.is_stamped() => set.anchor_ms().to_string(),
+        _ => "null".into(),
+    };
+    let document =
+        serde_json::to_string(&String::from_utf8_lossy(&value)).unwrap_or_else(|_| "null".into());
+    let report = ValidationReport::from_result(&decoded).to_json();
+    let body = format!(
+        "{{\"revision\":{revision},\"published_at\":{published_at},\"document\":{document},\"report\":{report}}}"
+    );
+    Ok(json_body_text(body))
+}
+
+/// The body of `POST /api/rollback`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackRequest {
+    revision: i64,
+    #[serde(default)]
+    expect_revision: Option<i64>,
+}
+
+/// `POST /api/rollback` with `{"revision":R,"expect_revision":R2?}`.
+pub(crate) async fn rollback(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let backend = state.ready_backend()?;
+    require_json(&headers)?;
+    let bytes = read_limited(&headers, body, 4096).await?;
+    let request: RollbackRequest =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::BadRequest("bad_json"))?;
+    if request.revision <= 0 {
+        return Err(ApiError::BadRequest("bad_revision"));
+    }
+    let published = backend
+        .rollback(request.revision, request.expect_revision)
+        .await?;
+    tracing::info!(
+        from = request.revision,
+        revision = published.revision,
+        "rolled back through the admin API"
+    );
+    Ok(with_etag(
+        json_body(json!({"revision": published.revision})),
+        published.revision,
+    ))
+}
+
+/// `GET /api/fleet`: `{"instances":[...]}` (empty outside the demo).
+pub(crate) async fn fleet(State(state): Shared) -> Response {
+    json_body(json!({ "instances": state.fleet.rows() }))
+}
+
+/// Any other `/api/...` path (after the token check).
+pub(crate) async fn api_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        json_body(json!({"error": "no_such_route"})),
+    )
+        .into_response()
+}
+
+/// The expected revision from `If-Match`: `"12"` or `12`; `"0"` means the
+/// key must be absent. Missing: 428. Weak tags, lists and `*`: 400.
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let mut values = headers.get_all(header::IF_MATCH).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(if headers.contains_key(header::IF_MATCH) {
+            ApiError::BadRequest("bad_if_match")
+        } else {
+            ApiError::PreconditionRequired
+        });
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("bad_if_match"))?
+        .trim();
+    let bare = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    match bare.parse::<i64>() {
+        Ok(r) if r >= 0 && bare.bytes().all(|b| b.is_ascii_digit()) => Ok(r),
+        _ => Err(ApiError::BadRequest("bad_if_match")),
+    }
+}
+
+/// The first value of a query parameter (no percent-decoding needed for the
+/// integers this API takes).
+fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+fn with_etag(mut response: Response, revision: i64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&with("\"12\"")).ok(), Some(12));
+        assert_eq!(if_match(&with("12")).ok(), Some(12));
+        assert_eq!(if_match(&with("\"0\"")).ok(), Some(0));
+        for bad in [
+            "W/\"12\"",
+            "*",
+            "\"-1\"",
+            "\"+1\"",
+            "\"1\", \"2\"",
+            "abc",
+            "\"\"",
+        ] {
+            assert!(
+                matches!(if_match(&with(bad)), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            if_match(&HeaderMap::new()),
+            Err(ApiError::PreconditionRequired)
+        ));
+    }
+}

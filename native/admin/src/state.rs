@@ -1,0 +1,140 @@
+//! The state every handler shares, and the handle that starts with no
+//! backend and gets one once the store has connected.
+//!
+//! The server listens before the store is connected, so that `/healthz`
+//! answers at once and `/readyz` can say "not yet" (503) while etcd is
+//! unreachable, as a load balancer or Kubernetes expects; `/api` routes
+//! answer 503 `not_ready` until then.
+
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use directive_core::Limits;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::AdminToken;
+use super::backend::Backend;
+use super::error::ApiError;
+use super::fleet::FleetBoard;
+use super::hub::EventHub;
+
+/// How the admin app is configured (everything but where it listens).
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    /// The bearer token every `/api` route requires.
+    pub token: AdminToken,
+    /// A directory to serve the admin UI from instead of the embedded one
+    /// (development); a directory without `index.html` serves a built-in
+    /// page saying the UI is not built.
+    pub ui_dir: Option<PathBuf>,
+    /// The one origin allowed to call the API from a browser (CORS); `None`
+    /// sends no CORS headers at all.
+    pub cors_origin: Option<String>,
+    /// Decoder limits (body size limits follow `max_bytes`).
+    pub limits: Limits,
+}
+
+impl AdminConfig {
+    /// The defaults around a token: no UI directory, no CORS, default limits.
+    pub fn new(token: AdminToken) -> Self {
+        AdminConfig {
+            token,
+            ui_dir: None,
+            cors_origin: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The shared state of one admin app.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) config: AdminConfig,
+    backend: RwLock<Option<Arc<Backend>>>,
+    pub(crate) hub: EventHub,
+    pub(crate) fleet: FleetBoard,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl AppState {
+    pub(crate) fn new(config: AdminConfig, fleet: FleetBoard) -> Self {
+        AppState {
+            config,
+            backend: RwLock::new(None),
+            hub: EventHub::new(),
+            fleet,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// The backend, if connected.
+    pub(crate) fn backend(&self) -> Option<Arc<Backend>> {
+        self.backend
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The backend once it has read the key, else 503.
+    pub(crate) fn ready_backend(&self) -> Result<Arc<Backend>, ApiError> {
+        self.backend()
+            .filter(|b| b.is_ready())
+            .ok_or(ApiError::NotReady)
+    }
+
+    pub(crate) fn set_backend(&self, backend: Backend) {
+        self.hub
+            .forward_store(backend.events(), self.cancel.clone());
+        *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(backend));
+    }
+}
+
+/// The admin app: its configuration, backend slot, event hub and fleet
+/// board. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AdminApp {
+    pub(crate) state: Arc<AppState>,
+}
+
+impl AdminApp {
+    /// An app with no backend yet (routes under `/api` answer 503 until
+    /// [`AdminApp::set_backend`]) and an empty fleet board. Must be called
+    /// inside a Tokio runtime (it starts the fleet forwarder).
+    pub fn new(config: AdminConfig) -> Self {
+        Self::with_fleet(config, FleetBoard::new())
+    }
+
+    /// As [`AdminApp::new`], showing `fleet` at `/api/fleet` and in the
+    /// event stream.
+    pub fn with_fleet(config: AdminConfig, fleet: FleetBoard) -> Self {
+        let state = Arc::new(AppState::new(config, fleet));
+        state.hub.forward_fleet(&state.fleet, state.cancel.clone());
+        AdminApp { state }
+    }
+
+    /// Connects the app to its data; its store events start flowing to SSE
+    /// clients.
+    pub fn set_backend(&self, backend: Backend) {
+        self.state.set_backend(backend);
+    }
+
+    /// The backend, once set.
+    pub fn backend(&self) -> Option<Arc<Backend>> {
+        self.state.backend()
+    }
+
+    /// The fleet board this app shows.
+    pub fn fleet(&self) -> &FleetBoard {
+        &self.state.fleet
+    }
+
+    /// The axum router of the whole app (API, probes, UI).
+    pub fn router(&self) -> axum::Router {
+        super::routes::router(Arc::clone(&self.state))
+    }
+
+    /// Stops the event forwarders (the SSE streams then end).
+    pub fn close(&self) {
+        self.state.cancel.cancel();
+    }
+}

@@ -1,0 +1,80 @@
+//! The admin UI at `/`: embedded in the binary, or served from a directory
+//! during development.
+//!
+//! The UI (`web-demo/`: plain HTML, CSS and ES modules, plus `pkg/`, the
+//! browser build of the WASM package when it was built) is embedded at
+//! compile time with `rust-embed`, so a copied `directivectl` serves it
+//! anywhere. Debug builds read the same files from the source tree at run
+//! time (rust-embed's development mode), so a UI edit needs no rebuild;
+//! `--ui-dir` serves another directory instead (`ServeDir` resolves paths
+//! inside it only: `..` segments, encoded or not, are refused). Without an
+//! `index.html`, `/` says the UI is not built instead of a bare 404.
+
+use std::path::Path;
+
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::services::ServeDir;
+
+/// The UI files, from `web-demo/` (tests and docs left out).
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../../web-demo/"]
+#[exclude = "e2e/*"]
+#[exclude = "*.md"]
+struct Assets;
+
+const NOT_BUILT: &str = "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><title>directivectl</title></head>
+<body>
+<h1>directivectl admin API</h1>
+<p>The admin UI is not built (no <code>index.html</code> in the UI directory).
+The API is live: see <code>GET /api/directives</code> with
+<code>Authorization: Bearer &lt;token&gt;</code>.</p>
+</body></html>
+";
+
+/// The router serving the UI for every path no other route takes: from
+/// `dir` when given, else the embedded files.
+pub(crate) fn ui_router<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S> {
+    match dir {
+        Some(dir) if dir.join("index.html").is_file() => {
+            Router::new().fallback_service(ServeDir::new(dir))
+        }
+        None if Assets::get("index.html").is_some() => Router::new().fallback(embedded),
+        _ => Router::new()
+            .route("/", get(not_built))
+            .route("/index.html", get(not_built))
+            .fallback(not_found),
+    }
+}
+
+/// One embedded file, by its path under `web-demo/`.
+async fn embedded(uri: Uri) -> Response {
+    let path = match uri.path().trim_start_matches('/') {
+        "" => "index.html",
+        path => path,
+    };
+    let Some(file) = Assets::get(path) else {
+        return not_found().await;
+    };
+    let mime = HeaderValue::from_str(file.metadata.mimetype())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    ([(header::CONTENT_TYPE, mime)], file.data).into_response()
+}
+
+async fn not_built() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        NOT_BUILT,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}

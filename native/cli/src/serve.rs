@@ -1,0 +1,244 @@
+//! `directivectl serve`: the admin HTTP API and UI.
+//!
+//! The server listens first and connects to etcd in the background
+//! (retrying), so `/healthz` answers at once and `/readyz` turns 200 only
+//! when the store has read the key. Without `--endpoints` it serves a
+//! process-local in-memory key and says so, loudly, on stderr.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use directive_admin::{
+    self as admin, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions, MemoryBackend,
+    TlsFiles,
+};
+use directive_core::State;
+use directive_etcd::{EtcdDirectiveStore, Publisher, StoreOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::etcd_args::EtcdArgs;
+use crate::{EXIT_ERROR, EXIT_OK};
+
+/// Arguments of `serve`.
+#[derive(clap::Args)]
+#[command(mut_arg("endpoints", |a| a.required(false)))]
+pub struct Args {
+    /// Address to listen on. Non-loopback addresses need --tls-cert/--tls-key
+    /// (or --insecure-listen).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File holding the admin bearer token (else DIRECTIVE_ADMIN_TOKEN); at least 16 bytes.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM) to serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow cleartext HTTP on a non-loopback address (only behind a
+    /// TLS-terminating proxy on the same host).
+    #[arg(long)]
+    insecure_listen: bool,
+    /// Serve the admin UI from this directory instead of the embedded one
+    /// (development).
+    #[arg(long)]
+    ui_dir: Option<PathBuf>,
+    /// The one browser origin allowed to call the API (CORS); none by default.
+    #[arg(long)]
+    cors_origin: Option<String>,
+    /// etcd connection (without --endpoints: an in-memory store).
+    #[command(flatten)]
+    etcd: EtcdArgs,
+}
+
+pub async fn run(args: Args) -> u8 {
+    init_logging("info");
+    let token = match load_token(args.token_file.as_deref()) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("directivectl serve: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let listen = ListenOptions {
+        addr: args.listen,
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| TlsFiles { cert, key }),
+        insecure_listen: args.insecure_listen,
+    };
+    if let Err(e) = admin::check_policy(&listen) {
+        eprintln!("directivectl serve: {e}");
+        return EXIT_ERROR;
+    }
+    if let Some(origin) = &args.cors_origin {
+        if http::HeaderValue::from_str(origin).is_err() || !origin.contains("://") {
+            eprintln!("directivectl serve: --cors-origin must be an origin like https://admin.example.com");
+            return EXIT_ERROR;
+        }
+    }
+    let mut config = AdminConfig::new(token);
+    config.ui_dir = args.ui_dir.clone();
+    config.cors_origin = args.cors_origin.clone();
+    let app = AdminApp::new(config);
+    let cancel = CancellationToken::new();
+    if args.etcd.endpoints.iter().all(|e| e.trim().is_empty()) {
+        eprintln!(
+            "directivectl serve: no --endpoints given: using an IN-MEMORY store \
+             (not shared with any fleet, lost on exit)"
+        );
+        app.set_backend(Backend::Memory(MemoryBackend::default()));
+    } else {
+        let options = match args.etcd.options() {
+            Ok(options) => options,
+            Err(e) => {
+                eprintln!("directivectl serve: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        eprintln!(
+            "directivectl serve: backend: etcd {} key '{}'",
+            options.endpoints().join(","),
+            options.key()
+        );
+        tokio::spawn(connect_until_ready(app.clone(), options, cancel.clone()));
+    }
+    let server = match admin::start(&app, listen).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("directivectl serve: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    eprintln!("directivectl serve: listening on {}/", server.url());
+    wait_for_shutdown().await;
+    eprintln!("directivectl serve: shutting down");
+    cancel.cancel();
+    server.shutdown().await;
+    app.close();
+    if let Some(backend) = app.backend() {
+        backend.shutdown().await;
+    }
+    EXIT_OK
+}
+
+/// The token from `--token-file`, else `DIRECTIVE_ADMIN_TOKEN`; never a flag value.
+pub(crate) fn load_token(file: Option<&std::path::Path>) -> Result<AdminToken, String> {
+    match file {
+        Some(path) => AdminToken::from_file(path),
+        None => AdminToken::from_env().unwrap_or_else(|| {
+            Err(format!(
+                "no admin token: give --token-file FILE or set {}",
+                admin::TOKEN_ENV
+            ))
+        }),
+    }
+}
+
+/// Starts the store, which retries on its own backoff schedule until etcd
+/// answers; once it has read the key, connects the publisher, and the app
+/// becomes ready. No retry loop of its own: a publisher that fails right
+/// after the store read the key is tried again at the store's next recovery.
+pub(crate) async fn connect_until_ready(
+    app: AdminApp,
+    options: StoreOptions,
+    cancel: CancellationToken,
+) {
+    let store = match EtcdDirectiveStore::start(options.clone()) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            return;
+        }
+    };
+    let mut status = store.subscribe_status();
+    let mut warned = false;
+    loop {
+        let live = async {
+            status
+                .wait_for(|s| s.state == State::Live)
+                .await
+                .map(|s| s.applied_revision)
+        };
+        let revision = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = tokio::time::timeout(options.connect_timeout(), live) => match r {
+                Ok(Ok(revision)) => revision,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    if !warned {
+                        warned = true;
+                        let cause = store.status().last_error.unwrap_or_default();
+                        eprintln!("directivectl: etcd not reachable yet ({cause}); retrying with backoff");
+                    }
+                    continue;
+                }
+            },
+        };
+        let publisher = tokio::select! {
+            () = cancel.cancelled() => return,
+            p = Publisher::connect(options.clone()) => p,
+        };
+        match publisher {
+            Ok(publisher) => {
+                app.set_backend(Backend::Etcd { store, publisher });
+                eprintln!("directivectl: connected to etcd; applied revision {revision}; ready");
+                return;
+            }
+            Err(e) => {
+                eprintln!(
+                    "directivectl: etcd publisher not ready ({e}); retrying at the next reconnect"
+                );
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    r = status.wait_for(|s| s.state != State::Live) => if r.is_err() { return },
+                }
+            }
+        }
+    }
+}
+
+/// Logs to stderr at `DIRECTIVE_LOG` (error, warn, info, debug, trace) or
+/// `default`. Log lines carry revisions, counts and codes only.
+pub(crate) fn init_logging(default: &str) {
+    let level = std::env::var("DIRECTIVE_LOG").unwrap_or_else(|_| default.to_owned());
+    let level = level
+        .parse::<tracing::Level>()
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Returns on Ctrl-C, SIGTERM or SIGHUP.
+pub(crate) async fn wait_for_shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let hup = async {
+        match hup.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+        () = hup => {}
+    }
+}

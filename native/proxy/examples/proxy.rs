@@ -1,0 +1,55 @@
+//! A reverse proxy with fleet diagnostics directives, in front of an echo upstream.
+//!
+//! ```sh
+//! cargo run -p directive-proxy --example proxy -- --endpoints http://127.0.0.1:2379
+//! curl -si -H 'x-tenant: acme' http://127.0.0.1:8081/orders/_search | grep x-diagnostics
+//! ```
+//!
+//! Each request's tenant comes from `x-tenant`, its principal from
+//! `x-principal`, its index and endpoint kind from the path, its request id
+//! from `x-request-id` (or a generated one); the decision is returned in the
+//! `x-diagnostics` response header.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use directive_etcd::{EtcdDirectiveStore, StoreOptions};
+use directive_proxy::{echo::serve_echo, serve, DirectiveHook};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Args {
+    /// etcd endpoints, comma-separated.
+    #[arg(long, env = "DIRECTIVE_ETCD_ENDPOINTS", value_delimiter = ',')]
+    endpoints: Vec<String>,
+    /// The key holding the directive document.
+    #[arg(long, default_value = directive_etcd::store::DEFAULT_KEY)]
+    key: String,
+    /// Where the proxy listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let store =
+        EtcdDirectiveStore::connect(StoreOptions::new(args.endpoints).with_key(args.key)).await?;
+    let shutdown = CancellationToken::new();
+    let upstream = TcpListener::bind("127.0.0.1:0").await?;
+    let upstream_addr = upstream.local_addr()?;
+    tokio::spawn(serve_echo(upstream, shutdown.clone()));
+    let listener = TcpListener::bind(args.listen).await?;
+    eprintln!(
+        "proxy on http://{} -> echo upstream {upstream_addr}",
+        listener.local_addr()?
+    );
+    tokio::select! {
+        () = serve(listener, DirectiveHook::new(store.clone()), upstream_addr, shutdown.clone()) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    shutdown.cancel();
+    store.shutdown().await;
+    Ok(())
+}
