@@ -53,6 +53,14 @@ pub fn canonical(input: &[u8], now_ms: u64) -> Result<String, String> {
         .map_err(|e| ValidationReport::rejected(&e).to_json())
 }
 
+/// The exact text a publish at `now_ms` writes (the core's one write path),
+/// or the rejection report as JSON text.
+pub fn stamped(input: &[u8], now_ms: u64) -> Result<String, String> {
+    directive_core::stamp(input, now_ms, &Limits::DEFAULT)
+        .map(|s| String::from_utf8_lossy(&s.bytes).into_owned())
+        .map_err(|e| ValidationReport::rejected(&e).to_json())
+}
+
 /// The default limits as JSON text.
 pub fn limits_json() -> String {
     // Integers only: serialization cannot fail.

@@ -123,6 +123,23 @@ pub fn canonicalize(
     entry::canonical(&bytes, now).map_err(invalid_set)
 }
 
+/// The exact text a publish at `nowMs` (default `Date.now()`) writes to
+/// etcd: the document decoded, stamped with `published_at = nowMs`,
+/// re-encoded canonically and checked once more as every instance will
+/// decode it (the same function the publisher and `directivectl serve` use).
+///
+/// Throws an `InvalidDirectiveSetError` when the document, or its stamped
+/// form, does not decode.
+#[wasm_bindgen(js_name = stamp)]
+pub fn stamp(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] input: JsValue,
+    #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+) -> Result<String, JsValue> {
+    let bytes = args::input_bytes(&input)?;
+    let now = args::now_ms(now_ms)?;
+    entry::stamped(&bytes, now).map_err(invalid_set)
+}
+
 /// A JSON Schema (draft 2020-12) of the wire format, for editors and forms.
 /// It is built from the core's limits and enumerations; the decoder stays
 /// the authority (see [`schema`] for what a schema cannot say).

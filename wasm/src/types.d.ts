@@ -91,7 +91,7 @@ export interface Limits {
 /** A JSON Schema document (draft 2020-12). */
 export type JsonSchema = { [key: string]: unknown };
 
-/** Thrown by `evaluate`, `evaluateJson` and `canonicalize` when the set does not decode. */
+/** Thrown by `evaluate`, `evaluateJson`, `canonicalize` and `stamp` when the set does not decode. */
 export interface InvalidDirectiveSetError extends Error {
   name: "InvalidDirectiveSetError";
   report: RejectedReport;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use directive_core::{Snapshot, State, Status};
+use directive_core::{Origin, Snapshot, Stamped, State, Status};
 use tokio::sync::broadcast;
 
 use super::memory::MemoryBackend;
@@ -55,16 +55,13 @@ impl Backend {
 
     /// The key's mod revision for `snapshot`, as `If-Match` expects it.
     ///
-    /// A snapshot's revision is the value's mod revision when the key holds
-    /// a value, but the revision of the read or delete when it is absent,
-    /// where `If-Match` needs 0. Every set the publisher writes is stamped,
-    /// so only an unstamped empty set can stand for an absent key; only then
-    /// is etcd asked (one read).
+    /// A snapshot of a value ([`Origin::Value`]) was established at the
+    /// value's mod revision. Any other snapshot (the key absent, recovered
+    /// from history, nothing valid) does not know the key's revision, so
+    /// etcd is asked (one read).
     pub async fn key_revision(&self, snapshot: &Snapshot) -> Result<i64, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. }
-                if snapshot.set.is_empty() && !snapshot.set.is_stamped() =>
-            {
+            Backend::Etcd { publisher, .. } if snapshot.origin != Origin::Value => {
                 Ok(publisher.current().await?.1)
             }
             _ => Ok(snapshot.revision),
@@ -84,14 +81,7 @@ impl Backend {
     /// The value written at `revision`, as stored.
     pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. } => {
-                // As for rollback: etcd answers a future revision with an
-                // error, not "absent".
-                if revision > publisher.current().await?.1 {
-                    return Err(PublishError::NotFound { revision });
-                }
-                publisher.version(revision).await
-            }
+            Backend::Etcd { publisher, .. } => publisher.version(revision).await,
             Backend::Memory(memory) => memory.version(revision),
         }
     }
@@ -104,15 +94,16 @@ impl Backend {
         }
     }
 
-    /// Validated, stamped compare-and-swap publish.
-    pub async fn publish(
+    /// Compare-and-swap publish of a document [`directive_core::stamp`]
+    /// prepared (decoded once, checked as the fleet will decode it).
+    pub async fn publish_stamped(
         &self,
-        document: &[u8],
+        stamped: &Stamped,
         expected: Option<i64>,
     ) -> Result<Published, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. } => publisher.publish(document, expected).await,
-            Backend::Memory(memory) => memory.publish(document, expected),
+            Backend::Etcd { publisher, .. } => publisher.publish_stamped(stamped, expected).await,
+            Backend::Memory(memory) => memory.publish_stamped(stamped, expected),
         }
     }
 
@@ -135,15 +126,7 @@ impl Backend {
         expected: Option<i64>,
     ) -> Result<Published, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. } => {
-                let (_, current) = publisher.current().await?;
-                // No version of the key is newer than its current one (and
-                // etcd answers a future revision with an error, not "absent").
-                if revision > current {
-                    return Err(PublishError::NotFound { revision });
-                }
-                publisher.rollback(revision, expected).await
-            }
+            Backend::Etcd { publisher, .. } => publisher.rollback(revision, expected).await,
             Backend::Memory(memory) => memory.rollback(revision, expected),
         }
     }

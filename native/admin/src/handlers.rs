@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use directive_core::{decode, validate, ValidationReport};
-use serde::Deserialize;
+use directive_core::{decode, stamp, validate, ValidationReport};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::body::{read_limited, require_json};
@@ -72,35 +72,49 @@ pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, Api
     let status = backend.status();
     let revision = backend.key_revision(&snapshot).await?;
     let stored_revision = backend.stored_revision().await?;
-    let set = &snapshot.set;
-    // An unstamped empty set stands for "no value" (absent key, nothing
-    // valid) unless the stored value at the snapshot's revision is it.
-    let from_value = set.is_stamped()
-        || !set.is_empty()
-        || (stored_revision != 0 && stored_revision == snapshot.revision);
+    // The snapshot knows whether it stands for a value of the key.
+    let from_value = snapshot.has_value();
     let stored_differs = if from_value {
         stored_revision != snapshot.revision
     } else {
         stored_revision != 0
     };
-    let document = if from_value {
-        serde_json::to_string(&set.to_wire_json_pretty()).unwrap_or_else(|_| "null".into())
-    } else {
-        "null".into()
-    };
-    let report = ValidationReport::accepted(set).to_json();
-    let status_json = serde_json::to_string(&status).unwrap_or_else(|_| "null".into());
-    // The report's own text first, so its keys keep the shared order.
-    let body = format!(
-        "{},\"revision\":{},\"status\":{},\"document\":{},\"stored_revision\":{},\"stored_differs\":{}}}",
-        report.strip_suffix('}').unwrap_or(&report),
+    let body = AppliedSet {
+        report: ValidationReport::accepted(&snapshot.set),
         revision,
-        status_json,
-        document,
+        status,
+        document: from_value.then(|| snapshot.set.to_wire_json_pretty()),
         stored_revision,
-        stored_differs
-    );
-    Ok(with_etag(json_body_text(body), revision))
+        stored_differs,
+    };
+    Ok(with_etag(json_response(&body), revision))
+}
+
+/// The body of `GET /api/directives`: the shared report's keys first.
+#[derive(Serialize)]
+struct AppliedSet {
+    #[serde(flatten)]
+    report: ValidationReport,
+    revision: i64,
+    status: directive_core::Status,
+    document: Option<String>,
+    stored_revision: i64,
+    stored_differs: bool,
+}
+
+/// The body of `GET /api/history/{revision}`.
+#[derive(Serialize)]
+struct StoredVersion {
+    revision: i64,
+    published_at: Option<u64>,
+    document: String,
+    report: ValidationReport,
+}
+
+/// A serializable value as a JSON response.
+fn json_response<T: Serialize>(body: &T) -> Response {
+    // Strings, integers, bools and enums only: serialization cannot fail.
+    json_body_text(serde_json::to_string(body).unwrap_or_default())
 }
 
 /// `PUT /api/directives`: validated, stamped compare-and-swap publish.
@@ -114,19 +128,22 @@ pub(crate) async fn put_directives(
     require_json(&headers)?;
     let limits = state.config.limits;
     let document = read_limited(&headers, body, limits.max_bytes).await?;
-    let report = validate(&document, now_ms(), &limits);
-    if !report.ok {
-        tracing::info!(
-            errors = report.errors.len(),
-            "publish refused: invalid document"
-        );
-        return Err(ApiError::Invalid(report));
-    }
-    let published = backend.publish(&document, Some(expected)).await?;
+    // One decode (plus the check of the stamped bytes): the write path.
+    let stamped = match stamp(&document, now_ms(), &limits) {
+        Ok(stamped) => stamped,
+        Err(errors) => {
+            tracing::info!(
+                errors = errors.errors.len(),
+                "publish refused: invalid document"
+            );
+            return Err(ApiError::Invalid(ValidationReport::rejected(&errors)));
+        }
+    };
+    let published = backend.publish_stamped(&stamped, Some(expected)).await?;
     tracing::info!(
         expected,
         revision = published.revision,
-        directives = report.directives.len(),
+        directives = stamped.set.len(),
         "published through the admin API"
     );
     Ok(with_etag(
@@ -193,17 +210,16 @@ pub(crate) async fn history_version(
     };
     let value = backend.version(revision).await?;
     let decoded = decode(&value, now_ms(), &state.config.limits);
-    let published_at = match &decoded {
-        Ok(set) if set.is_stamped() => set.anchor_ms().to_string(),
-        _ => "null".into(),
+    let body = StoredVersion {
+        revision,
+        published_at: match &decoded {
+            Ok(set) if set.is_stamped() => Some(set.anchor_ms()),
+            _ => None,
+        },
+        document: String::from_utf8_lossy(&value).into_owned(),
+        report: ValidationReport::from_result(&decoded),
     };
-    let document =
-        serde_json::to_string(&String::from_utf8_lossy(&value)).unwrap_or_else(|_| "null".into());
-    let report = ValidationReport::from_result(&decoded).to_json();
-    let body = format!(
-        "{{\"revision\":{revision},\"published_at\":{published_at},\"document\":{document},\"report\":{report}}}"
-    );
-    Ok(json_body_text(body))
+    Ok(json_response(&body))
 }
 
 /// The body of `POST /api/rollback`.

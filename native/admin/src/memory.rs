@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use directive_core::{decode, DirectiveSet, Limits, Snapshot, State, Status};
+use directive_core::{stamp, Limits, Snapshot, Stamped, State, Status};
 use tokio::sync::broadcast;
 
 use directive_etcd::clock::now_ms;
@@ -81,9 +81,17 @@ impl MemoryBackend {
         document: &[u8],
         expected: Option<i64>,
     ) -> Result<Published, PublishError> {
-        let now = now_ms();
-        let set = decode(document, now, &self.inner.limits)?;
-        let stamped = DirectiveSet::new(set.directives().to_vec(), now, true);
+        let stamped = stamp(document, now_ms(), &self.inner.limits)?;
+        self.publish_stamped(&stamped, expected)
+    }
+
+    /// Stores what [`stamp`] prepared, exactly as the etcd publisher would
+    /// write it, if the revision is `expected` (`None`: whatever it is now).
+    pub fn publish_stamped(
+        &self,
+        stamped: &Stamped,
+        expected: Option<i64>,
+    ) -> Result<Published, PublishError> {
         let mut versions = self
             .inner
             .versions
@@ -97,10 +105,9 @@ impl MemoryBackend {
                 });
             }
         }
-        let wire = stamped.to_wire_json().into_bytes();
-        self.inner.store.publish(stamped);
+        self.inner.store.publish(stamped.set.clone());
         let snapshot = self.inner.store.load();
-        versions.push((snapshot.revision, wire));
+        versions.push((snapshot.revision, stamped.bytes.clone()));
         if versions.len() > HISTORY_LEN {
             versions.remove(0);
         }
@@ -126,14 +133,7 @@ impl MemoryBackend {
             .iter()
             .rev()
             .take(limit)
-            .map(|(revision, doc)| {
-                let set = decode(doc, now_ms(), &self.inner.limits).ok();
-                HistoryEntry {
-                    revision: *revision,
-                    published_at: set.as_ref().map(DirectiveSet::anchor_ms),
-                    directives: set.as_ref().map(DirectiveSet::len),
-                }
-            })
+            .map(|(revision, doc)| HistoryEntry::of(*revision, doc, now_ms(), &self.inner.limits))
             .collect()
     }
 

@@ -225,9 +225,10 @@ pub async fn run_clear(args: ClearArgs) -> u8 {
 
 /// Runs `rollback`: the earlier version is re-published through the same
 /// validated compare-and-swap as `publish`, against `--expect-revision` when
-/// given, else against the revision the publisher reads. A version that no
-/// longer exists or was compacted away is exit 2; one that does not decode
-/// is exit 1.
+/// given, else against the revision the publisher reads. A revision with no
+/// version of the key (another key's write, a delete, the future) or one
+/// that does not decode is exit 1, like the HTTP API's 404 / 422; one
+/// compacted away, or an etcd failure, is exit 2.
 pub async fn run_rollback(args: RollbackArgs) -> u8 {
     let publisher = match connect_publisher(&args.etcd).await {
         Ok(p) => p,
@@ -250,6 +251,10 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
             EXIT_INVALID
         }
         Err(e @ PublishError::Conflict { .. }) => report_publish_error(&e, args.json),
+        Err(e @ PublishError::NotFound { .. }) => {
+            eprintln!("directivectl: cannot roll back: {e}");
+            EXIT_INVALID
+        }
         Err(e) => {
             eprintln!(
                 "directivectl: cannot roll back to revision {}: {e}",

@@ -654,12 +654,16 @@ async fn rollback_restores_an_earlier_set() {
     assert_eq!(ids(&got), ["one"]);
 
     // A revision with no version of this key (another key's write, or the
-    // future): exit 2 naming the revision, nothing written.
+    // future): exit 1 with the HTTP API's answer, nothing written.
     let elsewhere = publish_ok(&cluster, "cli/rollback-other", ONE).to_string();
     for revision in [elsewhere.as_str(), "999999999"] {
         let out = ctl(&on(&cluster, key, &["rollback", revision]), b"");
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains(revision), "{out:?}");
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("revision {revision} not found")),
+            "{out:?}"
+        );
     }
     assert_eq!(mod_revision(&mut client, key).await, restored);
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
-use directive_core::{DirectiveSet, Snapshot};
+use directive_core::{DirectiveSet, Origin, Snapshot};
 
 /// A source of the active directive snapshot, read on the hot path.
 pub trait DirectiveStore: Send + Sync {
@@ -56,6 +56,7 @@ impl InMemoryDirectiveStore {
         let mut snapshot = Snapshot::default();
         snapshot.revision = revision;
         snapshot.set = set;
+        snapshot.origin = Origin::Value;
         self.current.store(Arc::new(snapshot));
     }
 }

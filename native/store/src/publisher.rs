@@ -14,12 +14,14 @@
 //! History and rollback walk etcd's own MVCC history of the key, so they need
 //! no extra storage and are bounded by compaction.
 
-use directive_core::{decode, DecodeErrors, DirectiveSet, Limits};
+use directive_core::{decode, stamp, DecodeErrors, Limits, Stamped};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
 use serde::Serialize;
 
 use crate::clock::now_ms;
-use crate::store::{build_client, describe, is_compacted, StoreError, StoreOptions};
+use crate::store::{
+    build_client, describe, is_compacted, is_future_revision, StoreError, StoreOptions,
+};
 
 /// A successful write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -39,6 +41,26 @@ pub struct HistoryEntry {
     pub directives: Option<usize>,
 }
 
+impl HistoryEntry {
+    /// The entry for the version written at `revision` with `value`: its
+    /// stamp and size when it decodes (at `now_ms`, under `limits`), `None`
+    /// for both when it does not. Every history listing is built here.
+    pub fn of(revision: i64, value: &[u8], now_ms: u64, limits: &Limits) -> Self {
+        match decode(value, now_ms, limits) {
+            Ok(set) => HistoryEntry {
+                revision,
+                published_at: set.is_stamped().then(|| set.anchor_ms()),
+                directives: Some(set.len()),
+            },
+            Err(_) => HistoryEntry {
+                revision,
+                published_at: None,
+                directives: None,
+            },
+        }
+    }
+}
+
 /// Why a publisher operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -53,8 +75,9 @@ pub enum PublishError {
         /// The key's current mod revision, 0 when absent.
         current_revision: i64,
     },
-    /// No version of the key exists at that revision.
-    #[error("no version of the key at revision {revision}")]
+    /// No version of the key exists at that revision (another key's write,
+    /// a delete, or a revision in the future).
+    #[error("revision {revision} not found: no version of the key was written there")]
     NotFound {
         /// The revision asked for.
         revision: i64,
@@ -144,23 +167,32 @@ impl Publisher {
         document: &[u8],
         expected_revision: Option<i64>,
     ) -> Result<Published, PublishError> {
-        let now = now_ms();
-        let set = decode(document, now, &self.limits)?;
-        let stamped = DirectiveSet::new(set.directives().to_vec(), now, true).to_wire_json();
-        // What is written is what every instance will decode: check those
-        // exact bytes (the stamp adds a few bytes to a document at the limit).
-        decode(stamped.as_bytes(), now, &self.limits)?;
+        let stamped = stamp(document, now_ms(), &self.limits)?;
+        self.publish_stamped(&stamped, expected_revision).await
+    }
+
+    /// Writes a document [`stamp`] prepared (the exact bytes, already
+    /// checked as every instance will decode them), under the same
+    /// compare-and-swap as [`Self::publish`].
+    pub async fn publish_stamped(
+        &self,
+        stamped: &Stamped,
+        expected_revision: Option<i64>,
+    ) -> Result<Published, PublishError> {
         let expected = match expected_revision {
             Some(r) => r,
             None => self.current().await?.1,
         };
         let published = self
-            .swap(expected, TxnOp::put(self.key.as_str(), stamped, None))
+            .swap(
+                expected,
+                TxnOp::put(self.key.as_str(), stamped.bytes.clone(), None),
+            )
             .await?;
         tracing::info!(
             key = %self.key,
             revision = published.revision,
-            directives = set.len(),
+            directives = stamped.set.len(),
             "published directive set"
         );
         Ok(published)
@@ -226,19 +258,12 @@ impl Publisher {
                 Err(e) => return Err(e.into()),
             };
             let Some(kv) = resp.kvs().first() else { break };
-            let entry = match decode(kv.value(), now_ms(), &self.limits) {
-                Ok(set) => HistoryEntry {
-                    revision: kv.mod_revision(),
-                    published_at: set.is_stamped().then(|| set.anchor_ms()),
-                    directives: Some(set.len()),
-                },
-                Err(_) => HistoryEntry {
-                    revision: kv.mod_revision(),
-                    published_at: None,
-                    directives: None,
-                },
-            };
-            entries.push(entry);
+            entries.push(HistoryEntry::of(
+                kv.mod_revision(),
+                kv.value(),
+                now_ms(),
+                &self.limits,
+            ));
             if kv.mod_revision() <= 1 {
                 break;
             }
@@ -263,13 +288,14 @@ impl Publisher {
 
     /// The value written at `revision`, exactly as etcd holds it:
     /// [`PublishError::NotFound`] when that revision is not a write of the
-    /// key (another key's, or a delete), [`PublishError::Compacted`] when it
-    /// is older than the compaction point.
+    /// key (another key's, a delete, or a revision in the future),
+    /// [`PublishError::Compacted`] when it is older than the compaction point.
     pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
         let opts = GetOptions::new().with_revision(revision);
         let resp = match self.kv().get(self.key.as_str(), Some(opts)).await {
             Ok(resp) => resp,
             Err(e) if is_compacted(&e) => return Err(PublishError::Compacted { revision }),
+            Err(e) if is_future_revision(&e) => return Err(PublishError::NotFound { revision }),
             Err(e) => return Err(e.into()),
         };
         match resp.kvs().first() {

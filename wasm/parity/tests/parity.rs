@@ -301,6 +301,17 @@ fn evaluate_decides_and_refuses_invalid_sets_and_requests() {
 }
 
 #[wasm_bindgen_test]
+fn stamp_gives_the_bytes_the_publisher_writes() {
+    let now = 1_700_000_000_000;
+    let text = directive_wasm::stamp(SAMPLE.into(), Some(now as f64)).expect("valid");
+    let want = directive_core::stamp(SAMPLE.as_bytes(), now, &directive_core::Limits::DEFAULT)
+        .expect("valid");
+    assert_eq!(text.as_bytes(), want.bytes.as_slice());
+    assert!(text.contains(&format!("\"published_at\":{now}")), "{text}");
+    assert!(directive_wasm::stamp("{".into(), Some(now as f64)).is_err());
+}
+
+#[wasm_bindgen_test]
 fn canonicalize_gives_a_document_that_decodes_to_the_same_set() {
     let now = 1_800_000_000_500.0;
     let canonical = directive_wasm::canonicalize(SAMPLE.into(), Some(now)).expect("valid");

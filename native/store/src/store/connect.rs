@@ -95,6 +95,13 @@ pub(crate) fn is_compacted(err: &etcd_client::Error) -> bool {
         if i32::from(s.code()) == 11 && s.message().contains("compacted"))
 }
 
+/// True when etcd answered that the requested revision is in the future
+/// (no version of the key can exist there yet).
+pub(crate) fn is_future_revision(err: &etcd_client::Error) -> bool {
+    matches!(err, etcd_client::Error::GRpcStatus(s)
+        if i32::from(s.code()) == 11 && s.message().contains("future revision"))
+}
+
 /// Builds the client (authenticating when credentials are set). The first
 /// request proves the connection; callers bound the whole thing with the
 /// connect timeout.

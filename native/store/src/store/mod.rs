@@ -26,4 +26,4 @@ pub use event::{RejectedError, StoreEvent};
 pub use handle::EtcdDirectiveStore;
 pub use options::{StoreOptions, TlsConfig, DEFAULT_KEY};
 
-pub(crate) use connect::{build_client, describe, is_compacted};
+pub(crate) use connect::{build_client, describe, is_compacted, is_future_revision};
