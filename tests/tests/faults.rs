@@ -38,7 +38,7 @@ fn drain_states(events: &mut tokio::sync::broadcast::Receiver<StoreEvent>) -> Ve
 }
 
 #[tokio::test]
-async fn f01_whole_cluster_down_at_startup_fails_fast_then_connects() -> anyhow::Result<()> {
+async fn whole_cluster_down_at_startup_fails_fast_then_connects() -> anyhow::Result<()> {
     bounded(async {
         let mut cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -84,7 +84,7 @@ async fn f01_whole_cluster_down_at_startup_fails_fast_then_connects() -> anyhow:
 }
 
 #[tokio::test]
-async fn f02_whole_cluster_down_while_running_keeps_last_good() -> anyhow::Result<()> {
+async fn whole_cluster_down_while_running_keeps_last_good() -> anyhow::Result<()> {
     bounded(async {
         let mut cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -119,7 +119,7 @@ async fn f02_whole_cluster_down_while_running_keeps_last_good() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn f03_slow_etcd_stays_live_and_too_slow_goes_stale_then_converges() -> anyhow::Result<()> {
+async fn slow_etcd_stays_live_and_too_slow_goes_stale_then_converges() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
@@ -177,7 +177,7 @@ async fn f03_slow_etcd_stays_live_and_too_slow_goes_stale_then_converges() -> an
 }
 
 #[tokio::test]
-async fn f04_auth_token_invalidated_is_refreshed() -> anyhow::Result<()> {
+async fn auth_token_invalidated_is_refreshed() -> anyhow::Result<()> {
     bounded(async {
         let (user, password) = ("fleet", "fleet-password");
         let cluster = EtcdCluster::start_with(
@@ -234,7 +234,7 @@ async fn f04_auth_token_invalidated_is_refreshed() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn f05_oversized_value_is_rejected_and_last_good_kept() -> anyhow::Result<()> {
+async fn oversized_value_is_rejected_and_last_good_kept() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -302,7 +302,7 @@ fn put_request(token: &str, if_match: i64, body: &str) -> String {
 }
 
 #[tokio::test]
-async fn f06_admin_server_restarted_mid_publish_never_half_writes() -> anyhow::Result<()> {
+async fn admin_server_restarted_mid_publish_never_half_writes() -> anyhow::Result<()> {
     bounded(async {
         let token = "fault-matrix-admin-token-0123456789";
         let cluster = EtcdCluster::start(1).await?;

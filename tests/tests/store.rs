@@ -44,7 +44,7 @@ async fn delete_retry(client: &mut Client) -> anyhow::Result<i64> {
 }
 
 #[tokio::test]
-async fn t01_upstream_live_scenario() -> anyhow::Result<()> {
+async fn applies_puts_and_deletes_live_like_the_upstream() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -89,7 +89,7 @@ async fn t01_upstream_live_scenario() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t08_publisher_cas_invalid_history_rollback() -> anyhow::Result<()> {
+async fn publisher_refuses_invalid_and_stale_writes_and_rolls_back() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let publisher = Publisher::connect(opts(cluster.endpoints())).await?;
@@ -186,7 +186,7 @@ async fn t08_publisher_cas_invalid_history_rollback() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t02_no_gap_between_read_and_watch() -> anyhow::Result<()> {
+async fn no_write_is_lost_between_the_read_and_the_watch() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -227,7 +227,7 @@ async fn t02_no_gap_between_read_and_watch() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t03_t04_delete_and_compaction_during_outage() -> anyhow::Result<()> {
+async fn delete_and_compaction_during_an_outage_are_applied_after_it() -> anyhow::Result<()> {
     bounded(async {
         let mut cluster = EtcdCluster::start(3).await?;
         let others = [cluster.member_endpoint(1), cluster.member_endpoint(2)];
@@ -298,7 +298,7 @@ async fn t03_t04_delete_and_compaction_during_outage() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t09_malformed_at_startup_recovers_from_history() -> anyhow::Result<()> {
+async fn malformed_value_at_startup_recovers_the_newest_valid_version() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -341,7 +341,7 @@ fn expiry(store: &EtcdDirectiveStore) -> u64 {
 }
 
 #[tokio::test]
-async fn t10_ttl_never_extended_by_reconnect_or_restart() -> anyhow::Result<()> {
+async fn reconnects_and_restarts_never_extend_a_ttl() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
@@ -393,7 +393,7 @@ async fn t10_ttl_never_extended_by_reconnect_or_restart() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn t11_shutdown_and_drop_stop_the_task() -> anyhow::Result<()> {
+async fn shutdown_and_drop_stop_the_background_task() -> anyhow::Result<()> {
     bounded(async {
         // Outside a runtime: an error, not a panic.
         let fut = EtcdDirectiveStore::connect(opts(["http://127.0.0.1:1"]));
@@ -450,7 +450,7 @@ async fn t11_shutdown_and_drop_stop_the_task() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t06_blackhole_detected_then_converges() -> anyhow::Result<()> {
+async fn blackholed_watch_is_declared_stalled_then_converges() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let proxy = FaultProxy::for_endpoint(&cluster.member_endpoint(0)).await?;
@@ -486,7 +486,7 @@ async fn t06_blackhole_detected_then_converges() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn t05_member_kill_in_three_member_cluster() -> anyhow::Result<()> {
+async fn killing_any_member_of_three_keeps_the_store_current() -> anyhow::Result<()> {
     bounded(async {
         let mut cluster = EtcdCluster::start(3).await?;
         let store = EtcdDirectiveStore::connect(opts(cluster.endpoints())).await?;
@@ -521,7 +521,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 #[tokio::test]
-async fn t07_storm_50_stores_and_propagation() -> anyhow::Result<()> {
+async fn fifty_stores_converge_on_a_publish_storm() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;
         let mut client = cluster.client().await?;
@@ -595,7 +595,7 @@ async fn futures_join_all<T: Send + 'static>(
 }
 
 #[tokio::test]
-async fn t12_tls_auth_and_fail_fast() -> anyhow::Result<()> {
+async fn tls_and_auth_work_and_bad_credentials_fail_fast() -> anyhow::Result<()> {
     bounded(async {
         let material = TlsMaterial::generate()?;
         let cluster = EtcdCluster::start_with(

@@ -1,0 +1,182 @@
+//! `directivectl demo` end to end.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_converges_through_the_api_and_leaves_nothing_running() {
+    logs();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--instances", "3"])
+        .env_remove("DIRECTIVE_ETCD_ENDPOINTS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("demo starts");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut url, mut token, mut etcd_url) = (None, None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while url.is_none() || token.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("demo printed no url/token; stderr so far: {seen:?}"));
+        let trimmed = line.trim();
+        if let Some(u) = trimmed.strip_prefix("url:") {
+            url = Some(u.trim().trim_end_matches('/').to_owned());
+        } else if let Some(t) = trimmed.strip_prefix("token:") {
+            token = Some(t.trim().to_owned());
+        } else if let Some(rest) = trimmed.strip_prefix("directivectl demo: private etcd at ") {
+            etcd_url = rest.split_whitespace().next().map(str::to_owned);
+        }
+        seen.push(line);
+    }
+    let (url, token) = (url.expect("url"), token.expect("token"));
+    let etcd_port: u16 = etcd_url
+        .expect("etcd url printed")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("etcd port");
+    assert!(!token.is_empty() && token != TOKEN);
+
+    let http = client();
+    let auth = format!("Bearer {token}");
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            http.get(format!("{url}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+        })
+        .await,
+        "demo becomes ready"
+    );
+    let current = http
+        .get(format!("{url}/api/directives"))
+        .header(header::AUTHORIZATION, &auth)
+        .send()
+        .await
+        .expect("GET");
+    let etag = current.headers()[header::ETAG]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    let published: Value = http
+        .put(format!("{url}/api/directives"))
+        .header(header::AUTHORIZATION, &auth)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::IF_MATCH, etag)
+        .body(doc("demo-test", "acme"))
+        .send()
+        .await
+        .expect("PUT")
+        .json()
+        .await
+        .expect("json");
+    let revision = published["revision"].as_i64().expect("new revision");
+    let fleet_url = format!("{url}/api/fleet");
+    let converged = eventually(Duration::from_secs(15), || async {
+        let Ok(response) = http
+            .get(&fleet_url)
+            .header(header::AUTHORIZATION, &auth)
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let instances = body["instances"].as_array().cloned().unwrap_or_default();
+        instances.len() == 3
+            && instances.iter().all(|i| {
+                i["applied_revision"] == revision
+                    && i["state"] == "live"
+                    && i["last_change_latency_ms"].is_u64()
+            })
+    })
+    .await;
+    assert!(converged, "every instance reaches revision {revision}");
+
+    // Every instance is a real proxy: its x-diagnostics header shows the publish.
+    let fleet: Value = http
+        .get(&fleet_url)
+        .header(header::AUTHORIZATION, &auth)
+        .send()
+        .await
+        .expect("fleet")
+        .json()
+        .await
+        .expect("fleet json");
+    let ports: Vec<u64> = fleet["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .map(|i| {
+            i["port"]
+                .as_u64()
+                .expect("each instance serves a proxy port")
+        })
+        .collect();
+    assert_eq!(ports.len(), 3);
+    for port in ports {
+        let response = http
+            .get(format!("http://127.0.0.1:{port}/orders/_search"))
+            .header("x-tenant", "acme")
+            .header("x-request-id", "r-1")
+            .send()
+            .await
+            .expect("proxy answers");
+        assert_eq!(response.status(), 200);
+        let diag = response.headers()["x-diagnostics"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
+        assert!(
+            !diag.starts_with("Off"),
+            "instance on port {port} applies the publish: {diag}"
+        );
+        let other = http
+            .get(format!("http://127.0.0.1:{port}/orders/_search"))
+            .header("x-tenant", "globex")
+            .send()
+            .await
+            .expect("proxy answers");
+        assert_eq!(other.headers()["x-diagnostics"], "Off; ring=0; capture=0");
+    }
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("demo did not exit on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], etcd_port)),
+            Duration::from_millis(500)
+        )
+        .is_err(),
+        "the demo's etcd still accepts connections after the demo exited"
+    );
+}

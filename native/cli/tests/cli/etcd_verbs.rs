@@ -1,0 +1,437 @@
+//! The etcd verbs (get, publish, clear, history, rollback, watch) against a real etcd.
+
+use super::*;
+
+#[tokio::test]
+async fn get_on_an_absent_key_is_the_empty_set_at_revision_0() {
+    let cluster = etcd().await;
+    let out = ctl(&on(&cluster, "cli/get-absent", &["get", "--json"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        r#"{"ok":true,"errors":[],"directives":[],"revision":0}"#
+    );
+    let out = ctl(&on(&cluster, "cli/get-absent", &["get"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("revision 0 "), "{out:?}");
+}
+
+#[tokio::test]
+async fn publish_stamps_writes_and_get_shows_it() {
+    let cluster = etcd().await;
+    let key = "cli/publish";
+    let mut client = cluster.client().await.expect("client");
+    let before = directive_etcd::clock::now_ms();
+    let file = sample_path();
+    let out = ctl(&on(&cluster, key, &["publish", &file, "--json"]), b"");
+    let after = directive_etcd::clock::now_ms();
+    assert_eq!(out.code, 0, "{out:?}");
+    let revision = json(&out.stdout)["revision"]
+        .as_i64()
+        .expect("{\"revision\":R}");
+    assert_eq!(out.stdout.trim(), format!(r#"{{"revision":{revision}}}"#));
+    assert!(out.stderr.contains("published 4 directive(s)"), "{out:?}");
+
+    let resp = client.get(key, None).await.expect("etcd get");
+    let kv = resp.kvs().first().expect("the key exists");
+    assert_eq!(kv.mod_revision(), revision);
+    let stored = json(std::str::from_utf8(kv.value()).expect("UTF-8"));
+    let stamp = stored["published_at"]
+        .as_u64()
+        .expect("published_at stamped");
+    assert!(
+        (before..=after).contains(&stamp),
+        "{before} <= {stamp} <= {after}"
+    );
+
+    let got = get_json(&cluster, key);
+    assert_eq!(got["revision"], revision);
+    assert_eq!(got["ok"], true);
+    assert_eq!(
+        ids(&got),
+        [
+            "acme-timing",
+            "orders-search-diff",
+            "svc-breakglass",
+            "bulk-capture"
+        ]
+    );
+    let keys: Vec<&String> = got.as_object().expect("object").keys().collect();
+    assert_eq!(keys.len(), 4, "ok, errors, directives, revision: {got}");
+
+    let out = ctl(&on(&cluster, key, &["get"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], format!("revision {revision}: 4 directive(s)"));
+    assert_eq!(lines.len(), 5, "{out:?}");
+    assert!(
+        lines[1]
+            .trim_start()
+            .starts_with("acme-timing ShapeTiming tenant=acme sample=250/1000"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn publish_invalid_exits_1_and_writes_nothing() {
+    let cluster = etcd().await;
+    let key = "cli/publish-invalid";
+    let mut client = cluster.client().await.expect("client");
+    let revision = publish_ok(&cluster, key, ONE);
+
+    let out = ctl(&on(&cluster, key, &["publish", "-"]), INVALID);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("<stdin>:1:36: /directives/0/level: unknown_level:"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("nothing written"), "{out:?}");
+
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--json"]), INVALID);
+    assert_eq!(out.code, 1, "{out:?}");
+    let now = directive_etcd::clock::now_ms();
+    let report = directive_core::validate(INVALID, now, &directive_core::Limits::default());
+    assert_eq!(out.stdout.trim(), report.to_json(), "the shared report");
+
+    assert_eq!(
+        mod_revision(&mut client, key).await,
+        revision,
+        "not written"
+    );
+    assert_eq!(get_json(&cluster, key)["revision"], revision);
+
+    // Usage and I/O errors are 2.
+    let out = ctl(&on(&cluster, key, &["publish", "/no/such/file.json"]), b"");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("/no/such/file.json"), "{out:?}");
+    let out = ctl(
+        &on(&cluster, key, &["publish", "-", "--expect-revision", "-1"]),
+        ONE,
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(mod_revision(&mut client, key).await, revision);
+}
+
+#[tokio::test]
+async fn publish_with_a_stale_expected_revision_exits_3() {
+    let cluster = etcd().await;
+    let key = "cli/conflict";
+    let mut client = cluster.client().await.expect("client");
+    let first = publish_ok(&cluster, key, ONE);
+    let second = publish_ok(&cluster, key, TWO);
+    assert!(second > first);
+
+    let stale = first.to_string();
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["publish", "-", "--expect-revision", &stale],
+        ),
+        ONE,
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("at revision {second}")),
+        "{out:?}"
+    );
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["publish", "-", "--expect-revision", "0", "--json"],
+        ),
+        ONE,
+    );
+    assert_eq!(out.code, 3, "must not exist: {out:?}");
+    assert_eq!(
+        json(&out.stdout),
+        serde_json::json!({"error": "conflict", "current_revision": second})
+    );
+    assert_eq!(mod_revision(&mut client, key).await, second, "not written");
+
+    let current = second.to_string();
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["publish", "-", "--expect-revision", &current],
+        ),
+        ONE,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.trim().parse::<i64>().expect("revision") > second);
+}
+
+#[tokio::test]
+async fn clear_deletes_with_compare_and_swap() {
+    let cluster = etcd().await;
+    let key = "cli/clear";
+    let mut client = cluster.client().await.expect("client");
+    let first = publish_ok(&cluster, key, ONE);
+    let second = publish_ok(&cluster, key, TWO);
+
+    let stale = first.to_string();
+    let out = ctl(
+        &on(&cluster, key, &["clear", "--expect-revision", &stale]),
+        b"",
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(mod_revision(&mut client, key).await, second, "not deleted");
+
+    let current = second.to_string();
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["clear", "--expect-revision", &current, "--json"],
+        ),
+        b"",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(json(&out.stdout)["revision"].as_i64().expect("revision") > second);
+    assert_eq!(mod_revision(&mut client, key).await, 0, "deleted");
+    assert_eq!(
+        get_json(&cluster, key),
+        serde_json::json!({"ok": true, "errors": [], "directives": [], "revision": 0})
+    );
+    // Clearing an absent key is a no-op success.
+    let out = ctl(&on(&cluster, key, &["clear"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[tokio::test]
+async fn history_lists_versions_newest_first() {
+    let cluster = etcd().await;
+    let key = "cli/history";
+    let mut client = cluster.client().await.expect("client");
+    let one = publish_ok(&cluster, key, ONE);
+    let two = publish_ok(&cluster, key, TWO);
+    // Written around the publisher: an invalid version.
+    let bad = client
+        .put(key, INVALID, None)
+        .await
+        .expect("etcd put")
+        .header()
+        .expect("header")
+        .revision();
+
+    let out = ctl(&on(&cluster, key, &["history", "--json"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let entries = json(&out.stdout);
+    let entries = entries.as_array().expect("array");
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(
+        entries[0],
+        serde_json::json!({"revision": bad, "published_at": null, "directives": null})
+    );
+    assert_eq!(entries[1]["revision"], two);
+    assert_eq!(entries[1]["directives"], 2);
+    assert_eq!(entries[2]["revision"], one);
+    assert_eq!(entries[2]["directives"], 1);
+    assert!(entries[2]["published_at"].as_u64().is_some());
+
+    let out = ctl(&on(&cluster, key, &["history", "--limit", "2"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert_eq!(lines[0], [bad.to_string().as_str(), "-", "invalid"]);
+    assert_eq!(lines[1][0], two.to_string());
+    assert_eq!(lines[1][2], "2 directive(s)");
+    let stamp = lines[1][1];
+    assert!(
+        stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "ISO-8601 UTC: {stamp}"
+    );
+}
+
+#[tokio::test]
+async fn rollback_restores_an_earlier_set() {
+    let cluster = etcd().await;
+    let key = "cli/rollback";
+    let mut client = cluster.client().await.expect("client");
+    let one = publish_ok(&cluster, key, ONE);
+    let two = publish_ok(&cluster, key, TWO);
+    assert_eq!(ids(&get_json(&cluster, key)), ["two-a", "two-b"]);
+
+    let target = one.to_string();
+    let stale = one.to_string();
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["rollback", &target, "--expect-revision", &stale],
+        ),
+        b"",
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(mod_revision(&mut client, key).await, two, "not written");
+
+    let current = two.to_string();
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["rollback", &target, "--expect-revision", &current],
+        ),
+        b"",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let restored: i64 = out.stdout.trim().parse().expect("revision");
+    assert!(restored > two);
+    let got = get_json(&cluster, key);
+    assert_eq!(got["revision"], restored);
+    assert_eq!(ids(&got), ["one"]);
+
+    // A revision with no version of this key (another key's write, or the
+    // future): exit 1 with the HTTP API's answer, nothing written.
+    let elsewhere = publish_ok(&cluster, "cli/rollback-other", ONE).to_string();
+    for revision in [elsewhere.as_str(), "999999999"] {
+        let out = ctl(&on(&cluster, key, &["rollback", revision]), b"");
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("revision {revision} not found")),
+            "{out:?}"
+        );
+    }
+    assert_eq!(mod_revision(&mut client, key).await, restored);
+}
+
+#[tokio::test]
+async fn watch_json_prints_the_state_then_each_event() {
+    let cluster = etcd().await;
+    let key = "cli/watch";
+    let mut client = cluster.client().await.expect("client");
+    let mut child = Reaped(
+        command(&on(&cluster, key, &["watch", "--json"]))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("watch starts"),
+    );
+    let stderr = read_all(child.0.stderr.take().expect("stderr is piped"));
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let next = || -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("a line from watch before the deadline")
+            .expect("stdout is UTF-8");
+        json(&line)
+    };
+
+    let initial = next();
+    assert_eq!(initial["event"], "applied", "{initial}");
+    assert_eq!(initial["directives"], 0, "{initial}");
+    let status = next();
+    assert_eq!(status["event"], "status", "{status}");
+    assert_eq!(status["state"], "live", "{status}");
+
+    // A publish made with etcd-client directly, not through directivectl.
+    let put = client
+        .put(key, ONE, None)
+        .await
+        .expect("etcd put")
+        .header()
+        .expect("header")
+        .revision();
+    assert_eq!(
+        next(),
+        serde_json::json!({
+            "event": "applied", "revision": put, "directives": 1,
+            "ids": ["one"], "recovered": false
+        })
+    );
+    let bad = client
+        .put(key, INVALID, None)
+        .await
+        .expect("etcd put")
+        .header()
+        .expect("header")
+        .revision();
+    assert_eq!(
+        next(),
+        serde_json::json!({
+            "event": "rejected", "revision": bad,
+            "errors": [{"code": "unknown_level", "path": "/directives/0/level"}]
+        })
+    );
+
+    // SIGTERM stops it cleanly.
+    let pid = child.0.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for watch") {
+            break status;
+        }
+        assert!(start.elapsed() < DEADLINE, "watch ignored SIGTERM");
+        thread::sleep(Duration::from_millis(5));
+    };
+    let stderr = stderr.join().expect("stderr reader");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[tokio::test]
+async fn unreachable_etcd_exits_2_with_the_cause_within_the_connect_timeout() {
+    let port = directive_tests::free_port().expect("a free port");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let timeout = Duration::from_millis(1500);
+    let ms = timeout.as_millis().to_string();
+    for verb in [
+        &["get"][..],
+        &["publish", "-"],
+        &["clear"],
+        &["history"],
+        &["rollback", "5"],
+        &["watch", "--json"],
+    ] {
+        let mut args: Vec<&str> = verb.to_vec();
+        args.extend(["--endpoints", &endpoint, "--connect-timeout-ms", &ms]);
+        let start = Instant::now();
+        let out = ctl(&args, ONE);
+        let took = start.elapsed();
+        assert_eq!(out.code, 2, "{verb:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{verb:?}: {out:?}");
+        assert!(
+            out.stderr.contains("etcd connect") && out.stderr.contains(&endpoint),
+            "{verb:?}: the cause and the endpoint: {out:?}"
+        );
+        assert!(
+            took < timeout + Duration::from_secs(3),
+            "{verb:?} took {took:?}"
+        );
+    }
+    // Invalid input is refused before connecting: 1 even with etcd down.
+    let out = ctl(
+        &[
+            "publish",
+            "-",
+            "--endpoints",
+            &endpoint,
+            "--connect-timeout-ms",
+            &ms,
+        ],
+        INVALID,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+}

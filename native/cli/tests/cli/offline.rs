@@ -1,0 +1,192 @@
+//! The verbs that need no etcd: the corpus through the CLI, exit codes, `eval`, help.
+
+use super::*;
+
+/// The CLI as a corpus surface: reports must equal the library's exactly.
+struct Cli;
+
+impl Surface for Cli {
+    fn name(&self) -> &str {
+        "cli"
+    }
+
+    fn validate(&self, input: &[u8], now_ms: u64, limits: Option<&Value>) -> Option<String> {
+        if limits.is_some() {
+            return None;
+        }
+        let now = now_ms.to_string();
+        let (code, stdout, _) = run(&["validate", "-", "--json", "--now-ms", &now], input);
+        let report: Value = serde_json::from_str(&stdout).ok()?;
+        let want_code = if report["ok"] == Value::Bool(true) {
+            0
+        } else {
+            1
+        };
+        assert_eq!(code, want_code, "exit code must follow the report");
+        let native = directive_core::validate(input, now_ms, &directive_core::Limits::default());
+        assert_eq!(
+            stdout.trim_end(),
+            native.to_json(),
+            "CLI report must be byte-identical"
+        );
+        Some(stdout)
+    }
+
+    fn evaluate(
+        &self,
+        set: &str,
+        decoded_at_ms: u64,
+        now_ms: u64,
+        request: &Value,
+    ) -> Option<String> {
+        if decoded_at_ms != now_ms {
+            // The CLI decodes and evaluates at one instant.
+            return None;
+        }
+        let now = now_ms.to_string();
+        let field = |k: &str| request[k].as_str().unwrap_or_default().to_owned();
+        let mut args: Vec<String> = vec![
+            "eval".into(),
+            "-".into(),
+            "--json".into(),
+            "--now-ms".into(),
+            now,
+            "--index".into(),
+            field("index"),
+            "--principal".into(),
+            field("principal"),
+            "--endpoint".into(),
+            field("endpoint"),
+            "--request-id".into(),
+            field("request_id"),
+        ];
+        if let Some(t) = request["tenant"].as_str() {
+            args.push("--tenant".into());
+            args.push(t.into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, _) = run(&args, set.as_bytes());
+        assert_eq!(code, 0);
+        Some(stdout)
+    }
+}
+
+#[test]
+fn corpus_through_the_cli_matches_the_library() {
+    let corpus = load().expect("corpus parses");
+    let summary = run_all(&corpus, &Cli);
+    println!("{summary}");
+    assert!(summary.failures.is_empty(), "{summary}");
+    assert!(
+        summary.passed >= 100,
+        "too few cases ran through the CLI: {summary}"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let good = br#"{"directives":[{"id":"a","level":"Shape","ttl_secs":60}]}"#;
+    assert_eq!(run(&["validate", "-"], good).0, 0);
+    let (code, stdout, stderr) = run(&["validate", "-"], br#"{"directives":[{"id":"a"}]}"#);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("<stdin>:1:16: /directives/0/level: missing_level:"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("invalid, 2 error(s)"), "{stderr}");
+    assert_eq!(run(&["validate", "/no/such/file"], b"").0, 2);
+    assert_eq!(run(&["validate", "--no-such-flag"], b"").0, 2);
+    assert_eq!(
+        run(
+            &[
+                "eval",
+                "-",
+                "--index",
+                "i",
+                "--principal",
+                "p",
+                "--endpoint",
+                "Nope",
+                "--request-id",
+                "r"
+            ],
+            good
+        )
+        .0,
+        2
+    );
+    let (code, stdout, _) = run(
+        &[
+            "eval",
+            "-",
+            "--index",
+            "i",
+            "--principal",
+            "p",
+            "--endpoint",
+            "Search",
+            "--request-id",
+            "r",
+            "--json",
+        ],
+        br#"{"directives":[{"id":"a"}]}"#,
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with(r#"{"ok":false"#), "{stdout}");
+}
+
+#[test]
+fn eval_prints_the_decision() {
+    let set = br#"{"published_at":1000,"directives":[{"id":"t","level":"ShapeTiming","ttl_secs":60,"tenant":"acme","capture":true}]}"#;
+    let args = |tenant: Option<&str>, now: &str| {
+        let mut a = vec![
+            "eval",
+            "-",
+            "--index",
+            "orders",
+            "--principal",
+            "p",
+            "--endpoint",
+            "Search",
+            "--request-id",
+            "r",
+            "--now-ms",
+        ];
+        a.push(Box::leak(now.to_owned().into_boxed_str()));
+        if let Some(t) = tenant {
+            a.push("--tenant");
+            a.push(Box::leak(t.to_owned().into_boxed_str()));
+        }
+        a
+    };
+    let (code, stdout, _) = run(&args(Some("acme"), "2000"), set);
+    assert_eq!(
+        (code, stdout.trim()),
+        (
+            0,
+            "level=ShapeTiming ring_buffer=false capture=true matched=[t]"
+        )
+    );
+    let (_, stdout, _) = run(&args(None, "2000"), set);
+    assert_eq!(
+        stdout.trim(),
+        "level=Off ring_buffer=false capture=false matched=[]"
+    );
+    let (_, stdout, _) = run(&args(Some("acme"), "61000"), set);
+    assert_eq!(
+        stdout.trim(),
+        "level=Off ring_buffer=false capture=false matched=[]",
+        "expired at 1000 + 60 s"
+    );
+}
+
+#[test]
+fn every_verb_has_help_with_an_example() {
+    for verb in [
+        "validate", "eval", "get", "publish", "clear", "history", "rollback", "watch", "schema",
+    ] {
+        let out = ctl(&[verb, "--help"], b"");
+        assert_eq!(out.code, 0, "{verb}: {out:?}");
+        assert!(out.stdout.contains("Example:"), "{verb}: {out:?}");
+    }
+}
