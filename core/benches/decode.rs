@@ -11,7 +11,7 @@ use directive_core::{decode, Limits};
 use serde::Deserialize;
 
 #[allow(dead_code)]
-mod workload;
+use directive_vectors::generate;
 
 /// The baseline typed parse: the wire format with no checks at all.
 #[allow(dead_code)]
@@ -40,11 +40,11 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
     group.sample_size(20);
     for n in [1_000usize, 10_000] {
-        let doc = workload::document(n);
+        let doc = generate::workload(n);
         let bytes = doc.as_bytes();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("decode_validate", n), &n, |b, _| {
-            b.iter(|| decode(black_box(bytes), workload::NOW, &Limits::default()))
+            b.iter(|| decode(black_box(bytes), generate::WORKLOAD_NOW, &Limits::default()))
         });
         group.bench_with_input(BenchmarkId::new("serde_value_baseline", n), &n, |b, _| {
             b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(bytes)))
@@ -53,16 +53,20 @@ fn bench(c: &mut Criterion) {
             b.iter(|| serde_json::from_slice::<PlainSet>(black_box(bytes)))
         });
     }
-    let broken = workload::broken_document(10_000);
-    let errors = decode(broken.as_bytes(), workload::NOW, &Limits::default())
-        .err()
-        .map_or(0, |e| e.errors.len());
+    let broken = generate::broken_workload(10_000);
+    let errors = decode(
+        broken.as_bytes(),
+        generate::WORKLOAD_NOW,
+        &Limits::default(),
+    )
+    .err()
+    .map_or(0, |e| e.errors.len());
     assert!(errors > 50, "the broken document has errors");
     group.bench_function("decode_invalid_1pct/10000", |b| {
         b.iter(|| {
             decode(
                 black_box(broken.as_bytes()),
-                workload::NOW,
+                generate::WORKLOAD_NOW,
                 &Limits::default(),
             )
         })

@@ -10,7 +10,7 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use directive_core::{decode, DiagLevel, DirectiveSet, EndpointKind, Limits, Request};
 
 #[allow(dead_code)]
-mod workload;
+use directive_vectors::generate;
 
 /// The baseline: every directive checked on every request, as upstream.
 fn linear(set: &DirectiveSet, req: &Request<'_>, now: u64) -> (DiagLevel, bool, bool) {
@@ -28,8 +28,9 @@ fn linear(set: &DirectiveSet, req: &Request<'_>, now: u64) -> (DiagLevel, bool, 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("evaluate");
     for n in [10usize, 1_000, 10_000] {
-        let doc = workload::document(n);
-        let set = decode(doc.as_bytes(), workload::NOW, &Limits::default()).expect("valid");
+        let doc = generate::workload(n);
+        let set =
+            decode(doc.as_bytes(), generate::WORKLOAD_NOW, &Limits::default()).expect("valid");
         let tenant = format!("tenant-{:05}", n / 2 + 3);
         let req = Request {
             tenant: Some(&tenant),
@@ -38,7 +39,7 @@ fn bench(c: &mut Criterion) {
             endpoint: EndpointKind::Search,
             request_id: "req-12345",
         };
-        let now = workload::NOW + 5_000;
+        let now = generate::WORKLOAD_NOW + 5_000;
         assert_eq!(
             {
                 let d = set.evaluate(&req, now);

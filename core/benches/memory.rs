@@ -8,7 +8,7 @@ use directive_core::{decode, Limits};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[allow(dead_code)]
-mod workload;
+use directive_vectors::generate;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -24,9 +24,10 @@ fn main() {
         std::mem::size_of::<directive_core::Directive>()
     );
     for n in [1_000usize, 10_000] {
-        let doc = workload::document(n);
+        let doc = generate::workload(n);
         let region = Region::new(GLOBAL);
-        let set = decode(doc.as_bytes(), workload::NOW, &Limits::default()).expect("valid");
+        let set =
+            decode(doc.as_bytes(), generate::WORKLOAD_NOW, &Limits::default()).expect("valid");
         let alive = net(&region.change());
         drop(set);
         // stats_alloc's realloc accounting does not cancel out when a grown

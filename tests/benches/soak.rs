@@ -42,10 +42,8 @@ fn opts<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> StoreOptions
 }
 
 fn doc(i: u64) -> String {
-    format!(
-        r#"{{"directives":[{{"id":"soak-{i}","level":"ShapeTiming","ttl_secs":600,"tenant":"t{}"}}]}}"#,
-        i % 7
-    )
+    let tenant = format!("t{}", i % 7);
+    directive_vectors::generate::one(&format!("soak-{i}"), "ShapeTiming", 600, &tenant)
 }
 
 /// Resident set size in bytes (4 KiB pages).

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use directive_core::{decode, Limits};
 use directive_etcd::InMemoryDirectiveStore;
 use directive_proxy::{echo::serve_echo, serve, DirectiveHook, NoHook};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -23,10 +22,7 @@ const ROUNDS: usize = 5;
 const SECONDS: &str = "4";
 
 fn document(n: usize) -> String {
-    let directives: Vec<_> = (0..n)
-        .map(|i| json!({"id": format!("d{i}"), "level": "ShapeTiming", "ttl_secs": 3600, "tenant": format!("tenant-{i:05}")}))
-        .collect();
-    json!({ "directives": directives }).to_string()
+    directive_vectors::generate::tenant_scoped(n, "d", "ShapeTiming")
 }
 
 struct Measured {

@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 const KEY: &str = "bench/directives";
 
 fn doc(i: usize) -> String {
-    format!(r#"{{"directives":[{{"id":"d{i}","level":"Shape","ttl_secs":600,"tenant":"t{i}"}}]}}"#)
+    directive_vectors::generate::one(&format!("d{i}"), "Shape", 600, &format!("t{i}"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

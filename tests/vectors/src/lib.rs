@@ -12,10 +12,13 @@
 
 mod case;
 mod check;
+pub mod generate;
 mod native;
+mod request;
 
 pub use case::{load, Case, CaseKind, Corpus};
 pub use check::{check_case, run_all, Failure, Summary, Surface};
 pub use native::Native;
+pub use request::RequestSpec;
 
 include!(concat!(env!("OUT_DIR"), "/corpus.rs"));

@@ -1,13 +1,10 @@
 //! The core library as a [`Surface`]: the reference every other surface is
 //! compared with, and the host of the reducer scenarios.
 
-use directive_core::{
-    decode, validate, Command, EndpointKind, Event, KeyValue, Limits, Reducer, ReducerConfig,
-    Request,
-};
+use directive_core::{decode, validate, Command, Event, KeyValue, Limits, Reducer, ReducerConfig};
 use serde_json::{json, Value};
 
-use crate::Surface;
+use crate::{RequestSpec, Surface};
 
 /// directive-core called directly.
 pub struct Native;
@@ -32,17 +29,8 @@ pub fn explain_json(
 ) -> Result<String, String> {
     let set = decode(set.as_bytes(), decoded_at_ms, &Limits::default())
         .map_err(|e| format!("evaluation set does not decode: {e}"))?;
-    let field = |k: &str| request.get(k).and_then(Value::as_str);
-    let endpoint = field("endpoint")
-        .and_then(EndpointKind::from_name)
-        .ok_or("request.endpoint must be an endpoint name")?;
-    let req = Request {
-        tenant: field("tenant"),
-        index: field("index").unwrap_or_default(),
-        principal: field("principal").unwrap_or_default(),
-        endpoint,
-        request_id: field("request_id").unwrap_or_default(),
-    };
+    let spec = RequestSpec::from_json(request)?;
+    let req = spec.as_request()?;
     serde_json::to_string(&set.explain(&req, now_ms)).map_err(|e| e.to_string())
 }
 

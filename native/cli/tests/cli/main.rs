@@ -10,7 +10,7 @@ mod schema;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use directive_vectors::{load, run_all, Surface};
+use directive_vectors::{load, run_all, RequestSpec, Surface};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_directivectl");

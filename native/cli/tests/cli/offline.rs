@@ -43,26 +43,25 @@ impl Surface for Cli {
             // The CLI decodes and evaluates at one instant.
             return None;
         }
-        let now = now_ms.to_string();
-        let field = |k: &str| request[k].as_str().unwrap_or_default().to_owned();
+        let spec = RequestSpec::from_json(request).expect("a corpus request parses");
         let mut args: Vec<String> = vec![
             "eval".into(),
             "-".into(),
             "--json".into(),
             "--now-ms".into(),
-            now,
+            now_ms.to_string(),
             "--index".into(),
-            field("index"),
+            spec.index,
             "--principal".into(),
-            field("principal"),
+            spec.principal,
             "--endpoint".into(),
-            field("endpoint"),
+            spec.endpoint,
             "--request-id".into(),
-            field("request_id"),
+            spec.request_id,
         ];
-        if let Some(t) = request["tenant"].as_str() {
+        if let Some(tenant) = spec.tenant {
             args.push("--tenant".into());
-            args.push(t.into());
+            args.push(tenant);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, stdout, _) = run(&args, set.as_bytes());
