@@ -112,7 +112,7 @@ pub fn report_publish_error(e: &PublishError, json: bool) -> u8 {
         }
         PublishError::Conflict { current_revision } => {
             if json {
-                println!(r#"{{"error":"conflict","current_revision":{current_revision}}}"#);
+                println!("{}", Conflict::json(*current_revision));
             }
             let now = if *current_revision == 0 {
                 "absent (revision 0)".to_owned()
@@ -159,7 +159,7 @@ fn print_report(source: &str, report: &ValidationReport, json: bool) {
 
 fn print_published(published: Published, json: bool) {
     if json {
-        println!(r#"{{"revision":{}}}"#, published.revision);
+        println!("{}", serde_json::json!({ "revision": published.revision }));
     } else {
         println!("{}", published.revision);
     }
@@ -262,5 +262,23 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
             );
             EXIT_ERROR
         }
+    }
+}
+
+/// `{"error":"conflict","current_revision":R}`, the HTTP API's 409 body.
+#[derive(serde::Serialize)]
+struct Conflict {
+    error: &'static str,
+    current_revision: i64,
+}
+
+impl Conflict {
+    fn json(current_revision: i64) -> String {
+        let body = Conflict {
+            error: "conflict",
+            current_revision,
+        };
+        // Two plain fields: serialization cannot fail.
+        serde_json::to_string(&body).unwrap_or_default()
     }
 }

@@ -24,11 +24,11 @@ pub async fn serve_echo(listener: TcpListener, shutdown: CancellationToken) {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                let body = format!(
-                    "{{\"method\":\"{}\",\"path\":{}}}",
-                    req.method(),
-                    serde_json::Value::String(req.uri().path().to_owned())
-                );
+                let body = serde_json::json!({
+                    "method": req.method().as_str(),
+                    "path": req.uri().path(),
+                })
+                .to_string();
                 Ok::<_, Infallible>(
                     http::Response::builder()
                         .header(http::header::CONTENT_TYPE, "application/json")

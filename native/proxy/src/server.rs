@@ -147,9 +147,11 @@ fn diagnostics_span(decision: Option<&Decision>, attrs: &RequestAttrs) -> tracin
 }
 
 fn error(status: StatusCode, message: &'static str) -> http::Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("{{\"error\":\"{message}\"}}")))
-        .map_err(|never| match never {})
-        .boxed();
+    let body = Full::new(Bytes::from(
+        serde_json::json!({ "error": message }).to_string(),
+    ))
+    .map_err(|never| match never {})
+    .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     response
