@@ -92,7 +92,9 @@ impl Reducer {
     pub fn with_seed(config: ReducerConfig, seed: u64) -> Self {
         Reducer {
             config,
-            phase: Phase::Reading,
+            phase: Phase::Reading {
+                after_compaction: false,
+            },
             clock: Clock::default(),
             retry: RetryBudget::new(seed),
             snapshot: Arc::new(Snapshot::default()),
@@ -129,12 +131,13 @@ impl Reducer {
             Phase::Watching {
                 heard_at,
                 asked_at: None,
+                ..
             } => heard_at.saturating_add(self.config.progress_interval_ms),
             Phase::Watching {
                 asked_at: Some(asked),
                 ..
             } => asked.saturating_add(self.config.progress_deadline_ms),
-            Phase::Reading | Phase::ReadingHistory { .. } => return None,
+            Phase::Reading { .. } | Phase::ReadingHistory { .. } => return None,
         };
         Some(self.clock.to_wall(due))
     }
@@ -148,18 +151,24 @@ impl Reducer {
         match self.phase {
             Phase::BackingOff { until, then } if now >= until => {
                 match then {
-                    Retry::Read => self.phase = Phase::Reading,
-                    Retry::Watch { .. } => self.phase = Phase::watching(now),
+                    Retry::Read => {
+                        self.phase = Phase::Reading {
+                            after_compaction: false,
+                        }
+                    }
+                    Retry::Watch { .. } => self.phase = Phase::watching(now, false),
                 }
                 out.command = Some(then.into());
             }
             Phase::Watching {
                 heard_at,
                 asked_at: None,
+                after_compaction,
             } if now >= heard_at.saturating_add(self.config.progress_interval_ms) => {
                 self.phase = Phase::Watching {
                     heard_at,
                     asked_at: Some(now),
+                    after_compaction,
                 };
                 out.command = Some(Command::RequestProgress);
             }
@@ -217,12 +226,28 @@ impl Reducer {
                 }
             }
             Event::Compacted { .. } => {
-                self.phase = Phase::Reading;
-                out.command = Some(Command::Read);
+                // The watch could not deliver everything since its start:
+                // stale until the re-read. A watch compacted again right
+                // after a re-read (a member serving reads from below the
+                // compaction point) backs off instead of re-reading hot.
+                self.go_stale(now_ms, &mut out);
+                if let Phase::Watching {
+                    after_compaction: true,
+                    ..
+                } = self.phase
+                {
+                    self.back_off(Retry::Read, now_ms, now, &mut out);
+                } else {
+                    self.phase = Phase::Reading {
+                        after_compaction: true,
+                    };
+                    out.command = Some(Command::Read);
+                }
             }
             Event::Canceled { reason } => {
                 self.status.last_error = Some(format!("watch canceled by etcd: {reason}"));
                 out.status_changed = true;
+                self.go_stale(now_ms, &mut out);
                 self.back_off(Retry::Read, now_ms, now, &mut out);
             }
             Event::Disconnected { cause } => self.on_disconnect(cause, now_ms, now, &mut out),
@@ -246,8 +271,12 @@ impl Reducer {
             return;
         }
         self.status.observed_revision = revision;
+        // A re-read of what is already applied changes nothing (and never
+        // re-anchors TTLs). Until something is applied (a startup history
+        // walk cut short by a failure) the same value must be handled again.
+        let applied = self.snapshot.origin != Origin::Unread;
         match kv {
-            Some(kv) if self.seen == Seen::Value(kv.mod_revision) => {}
+            Some(kv) if applied && self.seen == Seen::Value(kv.mod_revision) => {}
             Some(kv) => {
                 self.seen = Seen::Value(kv.mod_revision);
                 let accepted = self.apply_value(kv, now_ms, out);
@@ -260,7 +289,7 @@ impl Reducer {
                     return;
                 }
             }
-            None if self.seen == Seen::Absent => {}
+            None if applied && self.seen == Seen::Absent => {}
             None => {
                 self.seen = Seen::Absent;
                 self.apply(Snapshot::absent(revision), now_ms, out);
@@ -314,9 +343,7 @@ impl Reducer {
     fn on_disconnect(&mut self, cause: String, now_ms: u64, now: u64, out: &mut Output) {
         self.status.reconnects += 1;
         self.status.last_error = Some(cause);
-        if self.status.state == State::Live {
-            self.status.state = State::Stale { since_ms: now_ms };
-        }
+        self.go_stale(now_ms, out);
         out.status_changed = true;
         let then = match self.phase {
             Phase::Watching { .. }
@@ -326,7 +353,9 @@ impl Reducer {
             } => Retry::Watch {
                 start_revision: self.status.observed_revision + 1,
             },
-            Phase::Reading | Phase::ReadingHistory { .. } | Phase::BackingOff { .. } => Retry::Read,
+            Phase::Reading { .. } | Phase::ReadingHistory { .. } | Phase::BackingOff { .. } => {
+                Retry::Read
+            }
         };
         self.back_off(then, now_ms, now, out);
     }
@@ -347,7 +376,13 @@ impl Reducer {
 
     /// Opens the watch from `start_revision`: the store is live from here.
     fn watch_from(&mut self, start_revision: i64, now: u64, out: &mut Output) {
-        self.phase = Phase::watching(now);
+        let after_compaction = matches!(
+            self.phase,
+            Phase::Reading {
+                after_compaction: true
+            }
+        );
+        self.phase = Phase::watching(now, after_compaction);
         self.go_live(out);
         out.command = Some(Command::Watch { start_revision });
     }
@@ -355,9 +390,14 @@ impl Reducer {
     /// The watch proved alive at `now`; false when no watch is open.
     fn heard(&mut self, now: u64) -> bool {
         match &mut self.phase {
-            Phase::Watching { heard_at, asked_at } => {
+            Phase::Watching {
+                heard_at,
+                asked_at,
+                after_compaction,
+            } => {
                 *heard_at = now;
                 *asked_at = None;
+                *after_compaction = false;
                 true
             }
             _ => false,
@@ -371,6 +411,14 @@ impl Reducer {
         }
         self.status.observed_revision = revision;
         true
+    }
+
+    /// A live store whose watch is gone is stale from `now_ms`.
+    fn go_stale(&mut self, now_ms: u64, out: &mut Output) {
+        if self.status.state == State::Live {
+            self.status.state = State::Stale { since_ms: now_ms };
+            out.status_changed = true;
+        }
     }
 
     fn go_live(&mut self, out: &mut Output) {
@@ -421,10 +469,11 @@ impl Reducer {
 
 impl Phase {
     /// A freshly opened watch, heard from at `now`.
-    fn watching(now: u64) -> Phase {
+    fn watching(now: u64, after_compaction: bool) -> Phase {
         Phase::Watching {
             heard_at: now,
             asked_at: None,
+            after_compaction,
         }
     }
 }

@@ -11,7 +11,10 @@ use super::event::Retry;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
     /// A full read of the key is outstanding.
-    Reading,
+    Reading {
+        /// The read follows a compaction of the watch's start revision.
+        after_compaction: bool,
+    },
     /// At startup, the current value was malformed: walking back through the
     /// key's history; a history read is outstanding.
     ReadingHistory {
@@ -26,6 +29,8 @@ pub(super) enum Phase {
         heard_at: u64,
         /// When a progress request went out unanswered, monotonic ms.
         asked_at: Option<u64>,
+        /// Opened right after a compaction's re-read and not heard from yet.
+        after_compaction: bool,
     },
     /// Waiting out a backoff delay before `then`.
     BackingOff {

@@ -100,15 +100,30 @@ impl Scenario {
             let action = s.write(&mut rng, 0);
             s.initial.push(action);
         }
+        if rng.u8(..10) < 3 {
+            // A malformed current value: the store starts with a history walk.
+            s.initial.push(Action::Put(Doc::Malformed(rng.u8(..3))));
+        }
         let quiet = s.recovery_bound();
         let mut t = 0;
         let end = rng.u64(120_000..=600_000);
-        let mut next_fault = quiet + rng.u64(0..=30_000);
+        // Half the scenarios start with a fault during startup (the first
+        // read, a history walk); the rest after the store came up.
+        let mut next_fault = if rng.bool() {
+            // Often within the first read or the history walk, and then
+            // sometimes with no write for a while (a retry then reads the
+            // very value the walk started from).
+            let within = [200, 5_000][rng.usize(..2)];
+            t = rng.u64(0..=30_000);
+            rng.u64(0..=within)
+        } else {
+            quiet + rng.u64(0..=30_000)
+        };
         while t < end {
             t += rng.u64(1..=3_000);
             let action = s.write(&mut rng, t);
             s.timeline.push((t, action));
-            if t >= next_fault {
+            while t >= next_fault {
                 let fault = match rng.u8(..12) {
                     10 => Action::Replay(rng.u8(0..=3)),
                     11 => {
@@ -129,10 +144,11 @@ impl Scenario {
                     Action::Fault(_, ms) => ms,
                     _ => 0,
                 };
-                s.timeline.push((t, fault));
-                next_fault = t + lasts + quiet + rng.u64(0..=20_000);
+                s.timeline.push((next_fault, fault));
+                next_fault += lasts + quiet + rng.u64(0..=20_000);
             }
         }
+        s.timeline.sort_by_key(|(t, _)| *t);
         s
     }
 

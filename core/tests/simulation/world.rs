@@ -141,7 +141,13 @@ pub fn run(s: &Scenario) -> Result<Stats, Failure> {
     };
     let first = w.reducer.start();
     w.perform(first);
-    w.checks.push((w.s.recovery_bound(), 0));
+    // Without an early fault, the store must be up within the bound.
+    let bound = w.s.recovery_bound();
+    if w.s.timeline.iter().all(|(t, a)| {
+        *t >= bound || matches!(a, Action::Put(_) | Action::Delete | Action::OtherKey)
+    }) {
+        w.checks.push((bound, 0));
+    }
     let (mut spins, mut last_timer_at) = (0u32, u64::MAX);
     loop {
         let (at, next) = w.next();
@@ -495,6 +501,9 @@ impl World<'_> {
             )));
         }
         self.max_observed = status.observed_revision;
+        if status.state == State::Live && self.reducer.snapshot().origin == Origin::Unread {
+            return Err(self.fail("live without having applied anything".to_owned()));
+        }
         if let Some(snapshot) = &out.applied {
             self.check_applied(snapshot)?;
         }
@@ -539,7 +548,22 @@ impl World<'_> {
             .and_then(|w| w.value.clone());
         match snap.origin {
             Origin::Value | Origin::Recovered => match &value {
-                Some(v) if is_valid(v) => {}
+                Some(v) if is_valid(v) => {
+                    // A walk visits versions newest first: nothing valid may
+                    // lie between the recovered one and what the read saw.
+                    let observed = self.reducer.status().observed_revision;
+                    let skipped = self.etcd.writes.iter().find(|w| {
+                        w.mod_revision > snap.revision
+                            && w.mod_revision <= observed
+                            && w.value.as_deref().is_some_and(is_valid)
+                    });
+                    if let (Origin::Recovered, Some(w)) = (snap.origin, skipped) {
+                        return Err(self.fail(format!(
+                            "recovered revision {} although revision {} is valid",
+                            snap.revision, w.mod_revision
+                        )));
+                    }
+                }
                 _ => {
                     return Err(self.fail(format!(
                         "applied revision {} is not a valid value of the key",
@@ -619,8 +643,11 @@ impl World<'_> {
         let t = self.t;
         if let Command::RequestProgress = command {
             let lat = self.latency();
+            // As the driver: a request is sent only on an open watch.
             if let Op::Watch(w) = &mut self.op {
-                w.progress_answer_at = Some(t + 2 * lat);
+                if w.created {
+                    w.progress_answer_at = Some(t + 2 * lat);
+                }
             }
             return;
         }

@@ -139,66 +139,46 @@ pub(crate) fn load_token(file: Option<&std::path::Path>) -> Result<AdminToken, S
 }
 
 /// Starts the store, which retries on its own backoff schedule until etcd
-/// answers; once it has read the key, connects the publisher, and the app
-/// becomes ready. No retry loop of its own: a publisher that fails right
-/// after the store read the key is tried again at the store's next recovery.
+/// answers; once it has read the key the app becomes ready, with a
+/// publisher that connects on first use (so nothing here can fail after the
+/// store is live, and there is no retry loop of its own).
 pub(crate) async fn connect_until_ready(
     app: AdminApp,
     options: StoreOptions,
     cancel: CancellationToken,
 ) {
-    let store = match EtcdDirectiveStore::start(options.clone()) {
-        Ok(store) => store,
+    let started = EtcdDirectiveStore::start(options.clone())
+        .and_then(|store| Ok((store, Publisher::new(options.clone())?)));
+    let (store, publisher) = match started {
+        Ok(both) => both,
         Err(e) => {
             eprintln!("directivectl: {e}");
             return;
         }
     };
     let mut status = store.subscribe_status();
-    let mut warned = false;
-    loop {
-        let live = async {
-            status
-                .wait_for(|s| s.state == State::Live)
-                .await
-                .map(|s| s.applied_revision)
-        };
-        let revision = tokio::select! {
+    let live = async {
+        status
+            .wait_for(|s| s.state == State::Live)
+            .await
+            .map(|s| s.applied_revision)
+    };
+    tokio::pin!(live);
+    let revision = loop {
+        tokio::select! {
             () = cancel.cancelled() => return,
-            r = tokio::time::timeout(options.connect_timeout(), live) => match r {
-                Ok(Ok(revision)) => revision,
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    if !warned {
-                        warned = true;
-                        let cause = store.status().last_error.unwrap_or_default();
-                        eprintln!("directivectl: etcd not reachable yet ({cause}); retrying with backoff");
-                    }
-                    continue;
-                }
+            r = &mut live => match r {
+                Ok(revision) => break revision,
+                Err(_) => return,
             },
-        };
-        let publisher = tokio::select! {
-            () = cancel.cancelled() => return,
-            p = Publisher::connect(options.clone()) => p,
-        };
-        match publisher {
-            Ok(publisher) => {
-                app.set_backend(Backend::Etcd { store, publisher });
-                eprintln!("directivectl: connected to etcd; applied revision {revision}; ready");
-                return;
-            }
-            Err(e) => {
-                eprintln!(
-                    "directivectl: etcd publisher not ready ({e}); retrying at the next reconnect"
-                );
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    r = status.wait_for(|s| s.state != State::Live) => if r.is_err() { return },
-                }
+            () = tokio::time::sleep(options.connect_timeout()) => {
+                let cause = store.status().last_error.unwrap_or_default();
+                eprintln!("directivectl: etcd not reachable yet ({cause}); retrying with backoff");
             }
         }
-    }
+    };
+    app.set_backend(Backend::Etcd { store, publisher });
+    eprintln!("directivectl: connected to etcd; applied revision {revision}; ready");
 }
 
 /// Logs to stderr at `DIRECTIVE_LOG` (error, warn, info, debug, trace) or

@@ -15,8 +15,11 @@
 //! no extra storage and are bounded by compaction.
 
 use directive_core::{decode, stamp, DecodeErrors, Limits, Stamped};
+use std::sync::Arc;
+
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
 use serde::Serialize;
+use tokio::sync::OnceCell;
 
 use crate::clock::now_ms;
 use crate::store::{
@@ -102,7 +105,9 @@ impl From<etcd_client::Error> for PublishError {
 /// Writes, clears, lists and rolls back the directive key.
 #[derive(Clone)]
 pub struct Publisher {
-    client: Client,
+    /// Built on first use ([`Publisher::new`]) or at once ([`Publisher::connect`]).
+    client: Arc<OnceCell<Client>>,
+    options: Arc<StoreOptions>,
     key: String,
     limits: Limits,
 }
@@ -138,21 +143,39 @@ impl Publisher {
             Ok(result) => result?,
             Err(_) => return Err(StoreError::timeout(&options)),
         };
+        let publisher = Publisher::new(options)?;
+        let _ = publisher.client.set(client);
+        Ok(publisher)
+    }
+
+    /// A publisher that connects on first use: no I/O here, so it cannot
+    /// fail on an unreachable etcd; each operation then reports etcd's
+    /// answer (a server that must come up while etcd is down uses this and
+    /// lets requests fail until etcd answers). Fails only on options that
+    /// can never work.
+    pub fn new(options: StoreOptions) -> Result<Self, StoreError> {
+        options.check()?;
         Ok(Publisher {
-            client,
-            key: options.key,
+            client: Arc::new(OnceCell::new()),
+            key: options.key.clone(),
             limits: options.reducer.limits,
+            options: Arc::new(options),
         })
     }
 
-    fn kv(&self) -> KvClient {
-        self.client.kv_client()
+    async fn kv(&self) -> Result<KvClient, PublishError> {
+        let client = self
+            .client
+            .get_or_try_init(|| build_client(&self.options))
+            .await
+            .map_err(|e| PublishError::Etcd(e.to_string()))?;
+        Ok(client.kv_client())
     }
 
     /// The key's current value and mod revision (`(None, 0)` when absent);
     /// the revision is what to pass as `expected_revision`.
     pub async fn current(&self) -> Result<(Option<Vec<u8>>, i64), PublishError> {
-        let resp = self.kv().get(self.key.as_str(), None).await?;
+        let resp = self.kv().await?.get(self.key.as_str(), None).await?;
         Ok(match resp.kvs().first() {
             Some(kv) => (Some(kv.value().to_vec()), kv.mod_revision()),
             None => (None, 0),
@@ -224,7 +247,7 @@ impl Publisher {
             .when([compare])
             .and_then([op])
             .or_else([TxnOp::get(self.key.as_str(), None)]);
-        let resp = self.kv().txn(txn).await?;
+        let resp = self.kv().await?.txn(txn).await?;
         if resp.succeeded() {
             return Ok(Published {
                 revision: resp.header().map_or(0, |h| h.revision()),
@@ -248,7 +271,7 @@ impl Publisher {
     /// current one; stops at a delete, at compaction, or at the first version.
     pub async fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>, PublishError> {
         let mut entries = Vec::new();
-        let mut kv_client = self.kv();
+        let mut kv_client = self.kv().await?;
         let mut next = None;
         while entries.len() < limit {
             let opts = next.map(|r| GetOptions::new().with_revision(r));
@@ -292,7 +315,7 @@ impl Publisher {
     /// [`PublishError::Compacted`] when it is older than the compaction point.
     pub async fn version(&self, revision: i64) -> Result<Vec<u8>, PublishError> {
         let opts = GetOptions::new().with_revision(revision);
-        let resp = match self.kv().get(self.key.as_str(), Some(opts)).await {
+        let resp = match self.kv().await?.get(self.key.as_str(), Some(opts)).await {
             Ok(resp) => resp,
             Err(e) if is_compacted(&e) => return Err(PublishError::Compacted { revision }),
             Err(e) if is_future_revision(&e) => return Err(PublishError::NotFound { revision }),

@@ -95,6 +95,8 @@ impl EtcdDirectiveStore {
     /// [`EtcdDirectiveStore::wait_ready`] for readiness.
     ///
     /// Fails only on options that can never work, or outside a Tokio runtime.
+    /// Whatever etcd refuses (unreachable, TLS, credentials) is retried, with
+    /// the cause in [`EtcdDirectiveStore::status`]'s `last_error` and the log.
     pub fn start(options: StoreOptions) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         options.check()?;
