@@ -320,6 +320,7 @@ async fn admin_server_restarted_mid_publish_never_half_writes() -> anyhow::Resul
             addr: ([127, 0, 0, 1], 0).into(),
             tls: None,
             insecure_listen: false,
+            limits: directive_admin::ConnectionLimits::default(),
         };
         let server = admin::start(&app, listen()).await?;
 

@@ -17,6 +17,8 @@ pub enum ApiError {
     Unauthorized,
     /// 503: the store has not read the key yet.
     NotReady,
+    /// 503: every event stream slot is taken.
+    TooManyEventStreams,
     /// 400: a malformed request (header, query or JSON body), with a code.
     BadRequest(&'static str),
     /// 400: the document does not validate; the full report.
@@ -69,6 +71,10 @@ impl IntoResponse for ApiError {
             ApiError::NotReady => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "not_ready"}),
+            ),
+            ApiError::TooManyEventStreams => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "too_many_event_streams"}),
             ),
             ApiError::BadRequest(code) => (StatusCode::BAD_REQUEST, json!({"error": code})),
             ApiError::Invalid(report) => {

@@ -6,37 +6,35 @@
 //! the same host). TLS is rustls with the ring provider and the safe default
 //! protocol versions.
 //!
-//! The accept loop is ours rather than `axum::serve`, for three bounds a
-//! hostile client must not get around: at most [`MAX_CONNECTIONS`] served
-//! at once (further ones wait in the kernel's backlog), a TLS handshake and
-//! the request head must each arrive within [`HANDSHAKE_TIMEOUT`], and on
-//! shutdown every connection, long-lived SSE streams included, is closed
-//! after a short grace period.
+//! The accept loop is ours rather than `axum::serve`, for bounds a hostile
+//! client must not get around ([`ConnectionLimits`], all counted from
+//! accept): a cap on open connections where a newcomer evicts the
+//! longest-idle connection (so idle sockets cannot lock the API out), a
+//! deadline for the first request head that covers the TLS handshake and
+//! protocol detection, an idle timeout for HTTP/1 keep-alive and HTTP/2,
+//! HTTP/2 keep-alive pings; and on shutdown every connection, long-lived
+//! SSE streams included, is closed after a short grace period.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::conn::{tracked, Activity, Admitted, Registry};
+use super::limits::ConnectionLimits;
 use super::state::AdminApp;
 
-/// Most connections served at once.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// Time allowed for a TLS handshake, and for a request's head.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time open connections get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -58,6 +56,8 @@ pub struct ListenOptions {
     pub tls: Option<TlsFiles>,
     /// Allow cleartext on a non-loopback address.
     pub insecure_listen: bool,
+    /// Connection-level bounds.
+    pub limits: ConnectionLimits,
 }
 
 /// Why the server could not start listening.
@@ -119,7 +119,13 @@ pub async fn start(app: &AdminApp, options: ListenOptions) -> Result<RunningServ
         .map_err(|e| ListenError::Bind(options.addr, e))?;
     let cancel = CancellationToken::new();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let task = tokio::spawn(accept_loop(listener, tls, app.router(), cancel.clone()));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        tls,
+        app.router(),
+        options.limits,
+        cancel.clone(),
+    ));
     tracing::info!(%local_addr, scheme, "admin server listening");
     Ok(RunningServer {
         local_addr,
@@ -166,18 +172,12 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: axum::Router,
+    limits: ConnectionLimits,
     cancel: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let registry = Registry::new(limits.max_connections);
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            () = cancel.cancelled() => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -191,13 +191,18 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Some(admitted) = registry.admit() else {
+            // Every connection is busy: refuse at once rather than queue.
+            tracing::debug!("connection refused: every slot is busy");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
         let tls = tls.clone();
+        let router = router.clone();
         let cancel = cancel.clone();
         connections.spawn(async move {
-            serve_connection(stream, tls, service, cancel).await;
-            drop(permit);
+            serve_connection(stream, tls, router, admitted, limits, cancel).await;
         });
         // Reap finished connection tasks so the set does not grow.
         while connections.try_join_next().is_some() {}
@@ -212,45 +217,104 @@ async fn accept_loop(
 async fn serve_connection(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
-    service: TowerToHyperService<axum::Router>,
+    router: axum::Router,
+    admitted: Admitted,
+    limits: ConnectionLimits,
     cancel: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT);
+        .header_read_timeout(limits.head_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.h2_keep_alive_interval))
+        .keep_alive_timeout(limits.h2_keep_alive_timeout);
+    let activity = &admitted.activity;
+    let service = tracked(router, Arc::clone(activity));
     match tls {
-        None => drive(&builder, TokioIo::new(stream), service, cancel).await,
+        None => {
+            let io = TokioIo::new(stream);
+            drive(&builder, io, service, activity, &limits, &cancel).await;
+        }
         Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => drive(&builder, TokioIo::new(stream), service, cancel).await,
-                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!("TLS handshake timed out"),
-            }
+            // The handshake spends the head deadline, which runs from accept.
+            let until = activity
+                .deadline(&limits)
+                .unwrap_or_else(|| Instant::now() + limits.head_timeout);
+            let handshake = tokio::time::timeout_at(until.into(), acceptor.accept(stream));
+            let stream = tokio::select! {
+                () = activity.evict.cancelled() => return,
+                () = cancel.cancelled() => return,
+                result = handshake => match result {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                },
+            };
+            let io = TokioIo::new(stream);
+            drive(&builder, io, service, activity, &limits, &cancel).await;
         }
     }
 }
 
-async fn drive<I>(
+/// Serves one connection until it ends, its head or idle deadline passes,
+/// it is evicted, or the server shuts down.
+async fn drive<I, S>(
     builder: &auto::Builder<TokioExecutor>,
     io: TokioIo<I>,
-    service: TowerToHyperService<axum::Router>,
-    cancel: CancellationToken,
+    service: S,
+    activity: &Activity,
+    limits: &ConnectionLimits,
+    cancel: &CancellationToken,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<axum::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
 {
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
+    loop {
+        // While a request is in flight there is no deadline; look again
+        // every second (a response's end is not an event we can await here).
+        let wake = activity
+            .deadline(limits)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
             }
-        }
-        () = cancel.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await;
+            () = tokio::time::sleep_until(wake.into()) => {
+                let Some(deadline) = activity.deadline(limits) else { continue };
+                if Instant::now() < deadline {
+                    continue;
+                }
+                if !activity.has_requested() {
+                    // Nothing was asked within the head deadline: close.
+                    tracing::debug!("connection closed: no request head in time");
+                    return;
+                }
+                tracing::debug!("connection closed: idle");
+                break;
+            }
+            () = activity.evict.cancelled() => {
+                tracing::debug!("connection evicted to make room");
+                break;
+            }
+            () = cancel.cancelled() => break,
         }
     }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await;
 }

@@ -18,7 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde_json::json;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
@@ -31,6 +31,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The handler.
 pub(crate) async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let backend = state.ready_backend()?;
+    let permit = Arc::clone(&state.event_streams)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyEventStreams)?;
     // Subscribe before reading the state: an event landing in between is
     // then delivered (possibly twice), never lost.
     let rx = state.hub.subscribe();
@@ -51,7 +54,7 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>) -> Result<Respons
     if !rows.is_empty() {
         initial.push_back(fleet_event_line(&rows));
     }
-    let stream = event_stream(initial, rx, state.cancel.clone());
+    let stream = event_stream(initial, rx, state.cancel.clone(), permit);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
@@ -61,17 +64,21 @@ struct Feed {
     initial: VecDeque<String>,
     rx: broadcast::Receiver<Arc<str>>,
     cancel: CancellationToken,
+    /// This stream's place under the event-stream cap, freed with the feed.
+    _permit: OwnedSemaphorePermit,
 }
 
 fn event_stream(
     initial: VecDeque<String>,
     rx: broadcast::Receiver<Arc<str>>,
     cancel: CancellationToken,
+    permit: OwnedSemaphorePermit,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let feed = Feed {
         initial,
         rx,
         cancel,
+        _permit: permit,
     };
     stream::unfold(feed, |mut feed| async move {
         if let Some(line) = feed.initial.pop_front() {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use directive_core::Limits;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::AdminToken;
@@ -32,6 +33,10 @@ pub struct AdminConfig {
     pub cors_origin: Option<String>,
     /// Decoder limits (body size limits follow `max_bytes`).
     pub limits: Limits,
+    /// Event streams (`GET /api/events`) open at once; one more is 503.
+    /// Streams are never idle, so they do not count as evictable
+    /// connections: this is their own cap.
+    pub max_event_streams: usize,
 }
 
 impl AdminConfig {
@@ -42,6 +47,7 @@ impl AdminConfig {
             ui_dir: None,
             cors_origin: None,
             limits: Limits::default(),
+            max_event_streams: 64,
         }
     }
 }
@@ -54,16 +60,19 @@ pub(crate) struct AppState {
     pub(crate) hub: EventHub,
     pub(crate) fleet: FleetBoard,
     pub(crate) cancel: CancellationToken,
+    pub(crate) event_streams: Arc<Semaphore>,
 }
 
 impl AppState {
     pub(crate) fn new(config: AdminConfig, fleet: FleetBoard) -> Self {
+        let max_event_streams = config.max_event_streams;
         AppState {
             config,
             backend: RwLock::new(None),
             hub: EventHub::new(),
             fleet,
             cancel: CancellationToken::new(),
+            event_streams: Arc::new(Semaphore::new(max_event_streams)),
         }
     }
 

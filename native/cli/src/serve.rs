@@ -69,6 +69,7 @@ pub async fn run(args: Args) -> u8 {
             .zip(args.tls_key.clone())
             .map(|(cert, key)| TlsFiles { cert, key }),
         insecure_listen: args.insecure_listen,
+        limits: directive_admin::ConnectionLimits::default(),
     };
     if let Err(e) = admin::check_policy(&listen) {
         eprintln!("directivectl serve: {e}");

@@ -138,6 +138,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
             addr: args.listen,
             tls: None,
             insecure_listen: false,
+            limits: directive_admin::ConnectionLimits::default(),
         },
     )
     .await

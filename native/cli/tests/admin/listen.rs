@@ -49,6 +49,7 @@ async fn tls_listener_serves_https_and_cleartext_is_loopback_only() {
         addr: public,
         tls: None,
         insecure_listen: false,
+        limits: directive_admin::ConnectionLimits::default(),
     });
     assert!(matches!(
         refused,
@@ -58,6 +59,7 @@ async fn tls_listener_serves_https_and_cleartext_is_loopback_only() {
         addr: public,
         tls: None,
         insecure_listen: true,
+        limits: directive_admin::ConnectionLimits::default(),
     })
     .is_ok());
 
@@ -72,6 +74,7 @@ async fn tls_listener_serves_https_and_cleartext_is_loopback_only() {
                 key: paths.server_key.clone(),
             }),
             insecure_listen: false,
+            limits: directive_admin::ConnectionLimits::default(),
         },
     )
     .await

@@ -7,6 +7,7 @@
 mod auth;
 mod demo;
 mod events;
+mod hostile;
 mod listen;
 mod routes;
 mod ui;
@@ -75,6 +76,7 @@ async fn serve(app: &AdminApp) -> (RunningServer, String) {
             addr: "127.0.0.1:0".parse().expect("addr"),
             tls: None,
             insecure_listen: false,
+            limits: directive_admin::ConnectionLimits::default(),
         },
     )
     .await
