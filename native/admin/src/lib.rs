@@ -21,12 +21,10 @@
 mod auth;
 mod backend;
 mod body;
-mod conn;
 mod error;
 mod fleet;
 mod handlers;
 mod hub;
-mod limits;
 mod listen;
 mod memory;
 mod routes;
@@ -36,9 +34,9 @@ mod ui;
 
 pub use auth::{AdminToken, MIN_TOKEN_LEN, TOKEN_ENV};
 pub use backend::Backend;
+pub use directive_conn::ConnectionLimits;
 pub use error::ApiError;
 pub use fleet::{FleetBoard, InstanceReport};
-pub use limits::ConnectionLimits;
 pub use listen::{
     check_policy, load_tls, start, ListenError, ListenOptions, RunningServer, TlsFiles,
 };

@@ -21,8 +21,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use directive_conn::{builder, drive, tracked, Admitted, ConnectionLimits, Registry};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,8 +32,6 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{tracked, Activity, Admitted, Registry};
-use super::limits::ConnectionLimits;
 use super::state::AdminApp;
 
 /// Time open connections get to finish at shutdown.
@@ -222,18 +221,9 @@ async fn serve_connection(
     limits: ConnectionLimits,
     cancel: CancellationToken,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.head_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.h2_keep_alive_interval))
-        .keep_alive_timeout(limits.h2_keep_alive_timeout);
+    let builder = builder(&limits);
     let activity = &admitted.activity;
-    let service = tracked(router, Arc::clone(activity));
+    let service = tracked(TowerToHyperService::new(router), Arc::clone(activity));
     match tls {
         None => {
             let io = TokioIo::new(stream);
@@ -258,63 +248,4 @@ async fn serve_connection(
             drive(&builder, io, service, activity, &limits, &cancel).await;
         }
     }
-}
-
-/// Serves one connection until it ends, its head or idle deadline passes,
-/// it is evicted, or the server shuts down.
-async fn drive<I, S>(
-    builder: &auto::Builder<TokioExecutor>,
-    io: TokioIo<I>,
-    service: S,
-    activity: &Activity,
-    limits: &ConnectionLimits,
-    cancel: &CancellationToken,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<axum::body::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(connection);
-    loop {
-        // While a request is in flight there is no deadline; look again
-        // every second (a response's end is not an event we can await here).
-        let wake = activity
-            .deadline(limits)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            () = tokio::time::sleep_until(wake.into()) => {
-                let Some(deadline) = activity.deadline(limits) else { continue };
-                if Instant::now() < deadline {
-                    continue;
-                }
-                if !activity.has_requested() {
-                    // Nothing was asked within the head deadline: close.
-                    tracing::debug!("connection closed: no request head in time");
-                    return;
-                }
-                tracing::debug!("connection closed: idle");
-                break;
-            }
-            () = activity.evict.cancelled() => {
-                tracing::debug!("connection evicted to make room");
-                break;
-            }
-            () = cancel.cancelled() => break,
-        }
-    }
-    connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await;
 }

@@ -14,8 +14,10 @@
 pub mod attrs;
 pub mod echo;
 pub mod hook;
+pub mod hop;
 pub mod server;
 
 pub use attrs::RequestAttrs;
+pub use directive_conn::ConnectionLimits;
 pub use hook::{header_value, DirectiveHook, Hook, NoHook, HEADER};
-pub use server::serve;
+pub use server::{serve, serve_with_limits};

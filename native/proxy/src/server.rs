@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use directive_conn::{builder, drive, tracked, ConnectionLimits, Registry};
 use directive_core::{Decision, DiagLevel};
 use http::{HeaderValue, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -18,15 +19,18 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::attrs::{RequestAttrs, REQUEST_ID_HEADER};
 use super::hook::{header_value, Hook, HEADER};
+use super::hop::strip_hop_by_hop;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// Pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct Proxy<H> {
     hook: H,
@@ -36,11 +40,32 @@ struct Proxy<H> {
     counter: AtomicU64,
 }
 
-/// Serves the proxy on `listener`, forwarding to `upstream`, until `shutdown`.
+/// Serves the proxy on `listener`, forwarding to `upstream`, until
+/// `shutdown`, with the default [`ConnectionLimits`].
 pub async fn serve<H: Hook>(
     listener: TcpListener,
     hook: H,
     upstream: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    serve_with_limits(
+        listener,
+        hook,
+        upstream,
+        ConnectionLimits::default(),
+        shutdown,
+    )
+    .await;
+}
+
+/// [`serve`] with explicit connection limits: a cap where a newcomer evicts
+/// the longest-idle connection, a request-head deadline from accept, an
+/// idle timeout, HTTP/2 keep-alive.
+pub async fn serve_with_limits<H: Hook>(
+    listener: TcpListener,
+    hook: H,
+    upstream: SocketAddr,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
 ) {
     let proxy = Arc::new(Proxy {
@@ -53,25 +78,41 @@ pub async fn serve<H: Hook>(
         ),
         counter: AtomicU64::new(0),
     });
+    let registry = Registry::new(limits.max_connections);
+    let builder = Arc::new(builder(&limits));
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
             a = listener.accept() => a,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors (EMFILE/ENFILE) and the like: back
+                // off instead of spinning on a listener that stays readable.
+                tracing::warn!(error = %e, "accept failed; backing off");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        let Some(admitted) = registry.admit() else {
+            // Every connection is busy: refuse at once rather than queue.
+            continue;
+        };
         let proxy = Arc::clone(&proxy);
         let shutdown = shutdown.clone();
+        let builder = Arc::clone(&builder);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let proxy = Arc::clone(&proxy);
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(req).await) }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                _ = conn => {}
-            }
+            let activity = &admitted.activity;
+            let service = tracked(service, Arc::clone(activity));
+            let io = TokioIo::new(stream);
+            drive(&builder, io, service, activity, &limits, &shutdown).await;
         });
     }
 }
@@ -83,6 +124,7 @@ impl<H: Hook> Proxy<H> {
     }
 
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
+        strip_hop_by_hop(req.headers_mut());
         let attrs = RequestAttrs::from_http(&req, || self.next_id());
         let decision = self.hook.decide(&attrs.as_request());
         let span = diagnostics_span(decision.as_ref(), &attrs);
@@ -104,6 +146,7 @@ impl<H: Hook> Proxy<H> {
                 }
             };
             let headers = response.headers_mut();
+            strip_hop_by_hop(headers);
             if let Ok(v) = HeaderValue::from_str(&attrs.request_id) {
                 headers.insert(REQUEST_ID_HEADER, v);
             }

@@ -1,17 +1,17 @@
-//! Every connection-level bound of the admin server, in one place.
+//! Every connection-level bound of our HTTP servers, in one place.
 //!
 //! A hostile client on the network must not be able to hold the server's
 //! connection slots: each bound below starts at `accept`, not at the first
 //! byte, and a new connection arriving at the cap evicts the connection that
 //! has been idle the longest (one that never sent a request first), so
 //! `/healthz` and real requests get through while an attacker's idle sockets
-//! are shed. Long-lived event streams (SSE) are never idle; they have a cap
-//! of their own ([`crate::AdminConfig::max_event_streams`]).
+//! are shed. A response still streaming (an admin event stream) keeps its
+//! connection busy, never idle; such streams need a cap of their own.
 
 use std::time::Duration;
 
-/// The admin server's connection limits (defaults: kube-apiserver's order
-/// of magnitude, tightened for a small API).
+/// Connection limits (defaults: kube-apiserver's order of magnitude,
+/// tightened for a small API).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Connections served at once. At the cap a new connection evicts the

@@ -4,30 +4,29 @@
 //! longest-idle connection at the cap.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
-use super::limits::ConnectionLimits;
+use crate::limits::ConnectionLimits;
 
 /// What one connection is doing.
-pub(crate) struct Activity {
+pub struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
     requests: AtomicU64,
     /// Milliseconds after `opened` of the last request's start or end.
     last_ms: AtomicU64,
     /// Fired to evict this connection.
-    pub(crate) evict: CancellationToken,
+    pub evict: CancellationToken,
 }
 
 impl Activity {
@@ -58,14 +57,14 @@ impl Activity {
     }
 
     /// True once a request head has arrived.
-    pub(crate) fn has_requested(&self) -> bool {
+    pub fn has_requested(&self) -> bool {
         self.requests.load(Ordering::Relaxed) > 0
     }
 
     /// When this connection's current bound runs out: the head deadline
     /// before its first request, the idle deadline while nothing is in
     /// flight; `None` while a request is in flight.
-    pub(crate) fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+    pub fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
         if !self.has_requested() {
             return Some(self.opened + limits.head_timeout);
         }
@@ -88,17 +87,18 @@ impl Activity {
 }
 
 /// The open connections.
-pub(crate) struct Registry {
+pub struct Registry {
     max: usize,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
     next_id: AtomicU64,
 }
 
 /// A connection's place in the registry, given back on drop.
-pub(crate) struct Admitted {
+pub struct Admitted {
     registry: Arc<Registry>,
     id: u64,
-    pub(crate) activity: Arc<Activity>,
+    /// The connection's activity record.
+    pub activity: Arc<Activity>,
 }
 
 impl Drop for Admitted {
@@ -112,7 +112,8 @@ impl Drop for Admitted {
 }
 
 impl Registry {
-    pub(crate) fn new(max: usize) -> Arc<Self> {
+    /// A registry admitting at most `max` connections at once.
+    pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Registry {
             max: max.max(1),
             open: Mutex::new(HashMap::new()),
@@ -122,7 +123,7 @@ impl Registry {
 
     /// Admits a new connection. At the cap, the longest-idle connection is
     /// evicted to make room; when every connection is busy, `None`.
-    pub(crate) fn admit(self: &Arc<Self>) -> Option<Admitted> {
+    pub fn admit(self: &Arc<Self>) -> Option<Admitted> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.len() >= self.max {
             let victim = open
@@ -145,32 +146,45 @@ impl Registry {
     }
 }
 
-/// The router as a hyper service that records each request's start and
-/// the end of its response body on `activity`.
-pub(crate) fn tracked(
-    router: axum::Router,
+/// `service` wrapped so that each request's start and the end of its
+/// response body are recorded on `activity`.
+pub fn tracked<S, B>(service: S, activity: Arc<Activity>) -> Tracked<S>
+where
+    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>>,
+{
+    Tracked { service, activity }
+}
+
+/// See [`tracked`].
+#[derive(Clone)]
+pub struct Tracked<S> {
+    service: S,
     activity: Arc<Activity>,
-) -> impl hyper::service::Service<
-    http::Request<hyper::body::Incoming>,
-    Response = http::Response<Body>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-        let router = router.clone();
-        let activity = Arc::clone(&activity);
-        async move {
-            activity.started();
-            let guard = InFlight(activity);
-            let response = router.oneshot(request.map(Body::new)).await?;
-            Ok(response.map(|body| {
-                Body::new(Guarded {
-                    body,
-                    _guard: guard,
-                })
+}
+
+impl<S, B> hyper::service::Service<http::Request<Incoming>> for Tracked<S>
+where
+    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Guarded<B>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        self.activity.started();
+        let guard = InFlight(Arc::clone(&self.activity));
+        let response = self.service.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| Guarded {
+                body,
+                _guard: guard,
             }))
-        }
-    })
+        })
+    }
 }
 
 /// Ends a request's in-flight time when its response body is done.
@@ -182,20 +196,23 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that holds its request's [`InFlight`] until dropped.
-struct Guarded {
-    body: Body,
+/// A response body that holds its request's in-flight mark until dropped.
+pub struct Guarded<B> {
+    body: B,
     _guard: InFlight,
 }
 
-impl http_body::Body for Guarded {
+impl<B> http_body::Body for Guarded<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         Pin::new(&mut self.body).poll_frame(cx)
     }
 

@@ -1,6 +1,9 @@
 //! The example reverse proxy with the directive hook, against a real etcd:
 //! what a user sees in the `x-diagnostics` header as directives are
-//! published, expire, are rejected and are deleted.
+//! published, expire, are rejected and are deleted; and (`hostile`) the
+//! connection- and header-level attacks it must survive.
+
+mod hostile;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
