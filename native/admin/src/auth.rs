@@ -115,13 +115,21 @@ impl AdminToken {
     }
 }
 
-/// True when a query string names a credential-like parameter.
+/// True when a query string names a credential-like parameter, after
+/// percent-decoding (`access%5Ftoken`) and with `;` counted as a separator
+/// too (some frameworks split on it), so no spelling slips through.
 fn query_has_credential(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        let name = pair.split('=').next().unwrap_or_default();
+    let is_credential = |name: &str| {
         QUERY_CREDENTIAL_NAMES
             .iter()
-            .any(|c| name.eq_ignore_ascii_case(c))
+            .any(|c| name.trim().eq_ignore_ascii_case(c))
+    };
+    form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
+        let hidden = value
+            .split(';')
+            .skip(1)
+            .map(|part| part.split('=').next().unwrap_or_default());
+        name.split(';').chain(hidden).any(is_credential)
     })
 }
 
@@ -180,6 +188,19 @@ mod tests {
             Some("access_token=0123456789abcdef")
         ));
         assert!(token.check(&headers(&["Bearer 0123456789abcdef"]), Some("limit=3")));
+        for spelled in [
+            "access%5Ftoken=x",
+            "%61ccess_token=x",
+            "ACCESS_TOKEN=x",
+            "limit=3;access_token=x",
+            "limit=3&x;token=1",
+            "limit=3;%74oken",
+        ] {
+            assert!(
+                !token.check(&headers(&["Bearer 0123456789abcdef"]), Some(spelled)),
+                "{spelled}"
+            );
+        }
     }
 
     #[test]

@@ -85,6 +85,17 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // The UI is same-origin ES modules and the WASM validator: no inline
+    // script or style, never framed, no referrer leaves the page.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if is_api {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -100,6 +111,13 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
 
 /// The routes logged by name; anything else is logged as a class, so a
 /// path typed by a client (which could hold anything) never reaches a log.
+/// Same-origin scripts (`'wasm-unsafe-eval'` only lets the page compile its
+/// own WASM validator), styles, images and requests; no plugins, no base
+/// rewriting, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 const KNOWN_ROUTES: [&str; 8] = [
     "/healthz",
     "/readyz",

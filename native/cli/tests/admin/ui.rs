@@ -10,6 +10,18 @@ async fn the_embedded_ui_is_served_without_a_ui_directory() {
     let http = client();
     let index = http.get(format!("{url}/")).send().await.expect("index");
     assert_eq!(index.status(), StatusCode::OK);
+    let csp = index.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(index.headers()["x-frame-options"], "DENY");
+    assert_eq!(index.headers()["referrer-policy"], "no-referrer");
     assert!(index
         .text()
         .await
