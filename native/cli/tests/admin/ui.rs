@@ -57,6 +57,9 @@ async fn ui_is_served_and_path_tricks_stay_inside_its_directory() {
     std::fs::create_dir(&ui).expect("ui dir");
     std::fs::write(ui.join("index.html"), "<h1>admin ui</h1>").expect("index");
     std::fs::write(root.path().join("secret.txt"), "outside").expect("secret");
+    std::os::unix::fs::symlink(root.path().join("secret.txt"), ui.join("link.txt"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(root.path(), ui.join("up")).expect("dir symlink");
     let mut config = config();
     config.ui_dir = Some(ui);
     let app = AdminApp::new(config);
@@ -73,6 +76,9 @@ async fn ui_is_served_and_path_tricks_stay_inside_its_directory() {
         "/%2e%2e/secret.txt",
         "/%2e%2e%2fsecret.txt",
         "/..\\secret.txt",
+        "/link.txt",
+        "/up/secret.txt",
+        "/%6cink.txt",
         "//etc/passwd",
     ] {
         let (status, body) = raw_get(addr, trick);
