@@ -42,7 +42,11 @@ impl RequestAttrs {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let (index, endpoint) = classify(req.method(), req.uri().path());
+        // The normalised path is what the proxy forwards (see `path`); a
+        // raw path that cannot be normalised is classified as it is.
+        let path = crate::path::normalize(req.uri().path())
+            .map_or_else(|_| req.uri().path().to_owned(), |p| p.decoded);
+        let (index, endpoint) = classify(req.method(), &path);
         RequestAttrs {
             tenant: header(TENANT_HEADER),
             index,

@@ -15,6 +15,7 @@ pub mod attrs;
 pub mod echo;
 pub mod hook;
 pub mod hop;
+pub mod path;
 pub mod server;
 
 pub use attrs::RequestAttrs;

@@ -26,6 +26,7 @@ use tracing::Instrument;
 use super::attrs::{RequestAttrs, REQUEST_ID_HEADER};
 use super::hook::{header_value, Hook, HEADER};
 use super::hop::strip_hop_by_hop;
+use super::path::normalize;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -125,15 +126,18 @@ impl<H: Hook> Proxy<H> {
 
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
         strip_hop_by_hop(req.headers_mut());
+        // Classify and forward the same, normalised path.
+        let Ok(path) = normalize(req.uri().path()) else {
+            return error(StatusCode::BAD_REQUEST, "bad request target");
+        };
         let attrs = RequestAttrs::from_http(&req, || self.next_id());
         let decision = self.hook.decide(&attrs.as_request());
         let span = diagnostics_span(decision.as_ref(), &attrs);
         async {
-            let uri = format!(
-                "http://{}{}",
-                self.upstream,
-                req.uri().path_and_query().map_or("/", |p| p.as_str())
-            );
+            let uri = match req.uri().query() {
+                Some(query) => format!("http://{}{}?{query}", self.upstream, path.encoded),
+                None => format!("http://{}{}", self.upstream, path.encoded),
+            };
             match uri.parse() {
                 Ok(uri) => *req.uri_mut() = uri,
                 Err(_) => return error(StatusCode::BAD_REQUEST, "bad request target"),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use directive_etcd::InMemoryDirectiveStore;
-use directive_proxy::{serve_with_limits, ConnectionLimits, DirectiveHook};
+use directive_proxy::{serve_with_limits, ConnectionLimits, DirectiveHook, HEADER};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +63,11 @@ async fn proxy(
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("addr");
-    let hook = DirectiveHook::new(InMemoryDirectiveStore::new());
+    // One directive: every search on index `orders`.
+    let doc = br#"{"directives":[{"id":"orders","level":"ShapeRewriteDiff","ttl_secs":600,"index":"orders","endpoint":"Search"}]}"#;
+    let now = directive_etcd::clock::now_ms();
+    let set = directive_core::decode(doc, now, &directive_core::Limits::default()).expect("valid");
+    let hook = DirectiveHook::new(InMemoryDirectiveStore::new().with_directives(set));
     tokio::spawn(serve_with_limits(
         listener, hook, upstream, limits, shutdown,
     ));
@@ -170,5 +174,42 @@ async fn twice_the_cap_in_idle_sockets_never_locks_out_requests() {
         ),
     };
     assert!(closed, "an idle socket is still open");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoded_and_dotted_paths_are_classified_as_they_are_forwarded() {
+    let shutdown = CancellationToken::new();
+    let (upstream, heads) = recording_upstream(shutdown.clone()).await;
+    let addr = proxy(upstream, ConnectionLimits::default(), shutdown.clone()).await;
+    let header = HEADER.to_lowercase();
+    for path in [
+        "/orders/_search",
+        "/%6frders/_search",
+        "/x/../orders/_search",
+        "//orders/./_search",
+    ] {
+        let request = format!("GET {path}?q=1 HTTP/1.1\r\nhost: proxy\r\n\r\n");
+        let response = tokio::task::spawn_blocking(move || exchange(addr, &request))
+            .await
+            .expect("client");
+        assert!(response.starts_with("http/1.1 200"), "{path}: {response}");
+        assert!(
+            response.contains(&format!("{header}: shaperewritediff")),
+            "{path}: the orders directive did not apply:\n{response}"
+        );
+        let head = heads.lock().expect("lock").pop().expect("forwarded");
+        assert!(
+            head.starts_with("get /orders/_search?q=1 "),
+            "{path} forwarded as {head}"
+        );
+    }
+    for path in ["/a%2Fb/_search", "/../orders/_search", "/%FF/_search"] {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: proxy\r\n\r\n");
+        let response = tokio::task::spawn_blocking(move || exchange(addr, &request))
+            .await
+            .expect("client");
+        assert!(response.starts_with("http/1.1 400"), "{path}: {response}");
+    }
     shutdown.cancel();
 }
