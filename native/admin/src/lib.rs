@@ -41,4 +41,5 @@ pub use listen::{
     check_policy, load_tls, start, ListenError, ListenOptions, RunningServer, TlsFiles,
 };
 pub use memory::MemoryBackend;
+pub use routes::LOOPBACK_HOSTS;
 pub use state::{AdminApp, AdminConfig};

@@ -55,7 +55,50 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             Err(_) => tracing::warn!("ignoring an invalid CORS origin"),
         }
     }
-    app.layer(middleware::from_fn(log_and_harden))
+    let allowed = state.config.allowed_hosts.clone().map(Arc::new);
+    app.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let allowed = allowed.clone();
+        async move {
+            match &allowed {
+                Some(names) if !host_allowed(&request, names) => misdirected(),
+                _ => next.run(request).await,
+            }
+        }
+    }))
+    .layer(middleware::from_fn(log_and_harden))
+}
+
+/// The loopback names a server bound to loopback answers to by default.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// True for the health routes, and when the request's host (HTTP/2
+/// `:authority`, else `Host`, port removed) is one of `names`.
+fn host_allowed(request: &Request, names: &[String]) -> bool {
+    let path = request.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return true;
+    }
+    let authority = request.uri().authority().map(|a| a.as_str()).or_else(|| {
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+    });
+    let Some(authority) = authority else {
+        return false;
+    };
+    let host = match authority.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    names.iter().any(|n| n.eq_ignore_ascii_case(host))
+}
+
+fn misdirected() -> Response {
+    let mut response = super::error::json_body(serde_json::json!({"error": "host_not_allowed"}));
+    *response.status_mut() = axum::http::StatusCode::MISDIRECTED_REQUEST;
+    response
 }
 
 /// CORS for exactly one origin, with the headers the API uses.

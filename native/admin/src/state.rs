@@ -33,6 +33,11 @@ pub struct AdminConfig {
     pub cors_origin: Option<String>,
     /// Decoder limits (body size limits follow `max_bytes`).
     pub limits: Limits,
+    /// The host names (no port) the API and UI answer to; any other `Host`
+    /// gets 421, so a page on another origin that rebinds its DNS name to
+    /// this server's address cannot use it (DNS rebinding). `None` answers
+    /// any host. `/healthz` and `/readyz` answer every host.
+    pub allowed_hosts: Option<Vec<String>>,
     /// Event streams (`GET /api/events`) open at once; one more is 503.
     /// Streams are never idle, so they do not count as evictable
     /// connections: this is their own cap.
@@ -48,6 +53,7 @@ impl AdminConfig {
             cors_origin: None,
             limits: Limits::default(),
             max_event_streams: 64,
+            allowed_hosts: None,
         }
     }
 }

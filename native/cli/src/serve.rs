@@ -44,6 +44,11 @@ pub struct Args {
     /// (development).
     #[arg(long)]
     ui_dir: Option<PathBuf>,
+    /// A host name the API and UI answer to (repeatable); other `Host`s get
+    /// 421 (DNS rebinding). Loopback names are allowed on a loopback
+    /// address; without this flag a non-loopback address answers any host.
+    #[arg(long, value_name = "NAME")]
+    allowed_host: Vec<String>,
     /// The one browser origin allowed to call the API (CORS); none by default.
     #[arg(long)]
     cors_origin: Option<String>,
@@ -84,6 +89,7 @@ pub async fn run(args: Args) -> u8 {
     let mut config = AdminConfig::new(token);
     config.ui_dir = args.ui_dir.clone();
     config.cors_origin = args.cors_origin.clone();
+    config.allowed_hosts = allowed_hosts(&args.allowed_host, args.listen);
     let app = AdminApp::new(config);
     let cancel = CancellationToken::new();
     if args.etcd.endpoints.iter().all(|e| e.trim().is_empty()) {
@@ -124,6 +130,17 @@ pub async fn run(args: Args) -> u8 {
         backend.shutdown().await;
     }
     EXIT_OK
+}
+
+/// The hosts the API answers to: the given names, plus the loopback names
+/// on a loopback address; `None` (any host) for a non-loopback address
+/// without `--allowed-host`.
+pub(crate) fn allowed_hosts(given: &[String], listen: SocketAddr) -> Option<Vec<String>> {
+    let mut names: Vec<String> = given.iter().map(|n| n.to_ascii_lowercase()).collect();
+    if listen.ip().is_loopback() {
+        names.extend(admin::LOOPBACK_HOSTS.iter().map(|n| (*n).to_owned()));
+    }
+    (!names.is_empty()).then_some(names)
 }
 
 /// The token from `--token-file`, else `DIRECTIVE_ADMIN_TOKEN`; never a flag value.

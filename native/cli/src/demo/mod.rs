@@ -129,6 +129,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     let (token, token_text) = AdminToken::generate()?;
     let mut config = AdminConfig::new(token);
     config.ui_dir = args.ui_dir.clone();
+    config.allowed_hosts = crate::serve::allowed_hosts(&[], args.listen);
     let app = AdminApp::new(config);
     app.set_backend(Backend::Etcd { store, publisher });
     running.app = Some(app.clone());

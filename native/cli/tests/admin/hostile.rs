@@ -259,3 +259,58 @@ async fn event_streams_have_a_cap_of_their_own() {
     server.shutdown().await;
     app.close();
 }
+
+/// One raw request with a chosen `Host`; the status code.
+fn status_for_host(addr: SocketAddr, path: &str, host: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        bearer()
+    )
+    .expect("write");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_are_refused_against_dns_rebinding() {
+    let mut config = config();
+    config.allowed_hosts = Some(
+        directive_admin::LOOPBACK_HOSTS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect(),
+    );
+    let app = memory_app(config);
+    let server = serve_with(&app, ConnectionLimits::default(), None).await;
+    let addr = server.local_addr();
+    let port = addr.port();
+    let cases = [
+        ("/api/directives", format!("127.0.0.1:{port}"), 200),
+        ("/api/directives", format!("localhost:{port}"), 200),
+        ("/api/directives", format!("[::1]:{port}"), 200),
+        ("/api/directives", format!("evil.example:{port}"), 421),
+        ("/api/directives", "evil.example".to_owned(), 421),
+        ("/", format!("rebound.attacker.test:{port}"), 421),
+        ("/healthz", "evil.example".to_owned(), 200),
+    ];
+    for (path, host, want) in cases {
+        let got = tokio::task::spawn_blocking({
+            let host = host.clone();
+            move || status_for_host(addr, path, &host)
+        })
+        .await
+        .expect("client");
+        assert_eq!(got, want, "{path} with Host: {host}");
+    }
+    server.shutdown().await;
+    app.close();
+}
