@@ -16,6 +16,16 @@ pub const PRINCIPAL_HEADER: &str = "x-principal";
 /// Header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Longest client request id accepted; a longer one is replaced by a
+/// generated id (it is reflected in the response and logged).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A client's request id is used only when it is 1 to
+/// [`MAX_REQUEST_ID_LEN`] bytes of visible ASCII.
+fn is_acceptable_request_id(id: &str) -> bool {
+    id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// The owned attributes of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestAttrs {
@@ -52,7 +62,9 @@ impl RequestAttrs {
             index,
             principal: header(PRINCIPAL_HEADER).unwrap_or_else(|| "anonymous".into()),
             endpoint,
-            request_id: header(REQUEST_ID_HEADER).unwrap_or_else(new_id),
+            request_id: header(REQUEST_ID_HEADER)
+                .filter(|id| is_acceptable_request_id(id))
+                .unwrap_or_else(new_id),
         }
     }
 
@@ -98,6 +110,26 @@ pub fn classify(method: &Method, path: &str) -> (String, EndpointKind) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_or_odd_request_ids_are_replaced() {
+        let with_id = |id: &str| {
+            let req = http::Request::builder()
+                .uri("/orders/_search")
+                .header(REQUEST_ID_HEADER, id)
+                .body(())
+                .expect("request");
+            RequestAttrs::from_http(&req, || "generated".into()).request_id
+        };
+        assert_eq!(with_id("r-1"), "r-1");
+        assert_eq!(
+            with_id(&"x".repeat(MAX_REQUEST_ID_LEN)),
+            "x".repeat(MAX_REQUEST_ID_LEN)
+        );
+        assert_eq!(with_id(&"x".repeat(MAX_REQUEST_ID_LEN + 1)), "generated");
+        assert_eq!(with_id(&"x".repeat(300_000)), "generated");
+        assert_eq!(with_id("has space"), "generated");
+    }
 
     #[test]
     fn classifies_opensearch_paths() {
