@@ -53,18 +53,17 @@ impl Backend {
         self.status().state != State::Initializing
     }
 
-    /// The key's mod revision for `snapshot`, as `If-Match` expects it.
+    /// The key's mod revision for `snapshot`, as `If-Match` expects it,
+    /// given the key's revision in the store now ([`Backend::stored_revision`]).
     ///
     /// A snapshot of a value ([`Origin::Value`]) was established at the
     /// value's mod revision. Any other snapshot (the key absent, recovered
-    /// from history, nothing valid) does not know the key's revision, so
-    /// etcd is asked (one read).
-    pub async fn key_revision(&self, snapshot: &Snapshot) -> Result<i64, PublishError> {
+    /// from history, nothing valid) does not know the key's revision: under
+    /// etcd it is the stored one.
+    pub fn key_revision(&self, snapshot: &Snapshot, stored_revision: i64) -> i64 {
         match self {
-            Backend::Etcd { publisher, .. } if snapshot.origin != Origin::Value => {
-                Ok(publisher.current().await?.1)
-            }
-            _ => Ok(snapshot.revision),
+            Backend::Etcd { .. } if snapshot.origin != Origin::Value => stored_revision,
+            _ => snapshot.revision,
         }
     }
 

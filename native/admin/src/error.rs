@@ -130,9 +130,11 @@ impl From<directive_etcd::PublishError> for ApiError {
     }
 }
 
-/// A JSON value as a response body with the JSON content type.
-pub(crate) fn json_body(value: serde_json::Value) -> Response {
-    json_body_text(value.to_string())
+/// A serializable value (a `json!` value or a response struct) as a
+/// response body with the JSON content type.
+pub(crate) fn json_body(body: impl serde::Serialize) -> Response {
+    // Strings, integers, bools and enums only: serialization cannot fail.
+    json_body_text(serde_json::to_string(&body).unwrap_or_default())
 }
 
 /// Pre-serialized JSON text as a response body with the JSON content type.

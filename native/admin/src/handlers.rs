@@ -70,8 +70,9 @@ pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, Api
     let backend = state.ready_backend()?;
     let snapshot = backend.snapshot();
     let status = backend.status();
-    let revision = backend.key_revision(&snapshot).await?;
+    // One read of the key serves both revisions.
     let stored_revision = backend.stored_revision().await?;
+    let revision = backend.key_revision(&snapshot, stored_revision);
     // The snapshot knows whether it stands for a value of the key.
     let from_value = snapshot.has_value();
     let stored_differs = if from_value {
@@ -87,7 +88,7 @@ pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, Api
         stored_revision,
         stored_differs,
     };
-    Ok(with_etag(json_response(&body), revision))
+    Ok(with_etag(json_body(body), revision))
 }
 
 /// The body of `GET /api/directives`: the shared report's keys first.
@@ -109,12 +110,6 @@ struct StoredVersion {
     published_at: Option<u64>,
     document: String,
     report: ValidationReport,
-}
-
-/// A serializable value as a JSON response.
-fn json_response<T: Serialize>(body: &T) -> Response {
-    // Strings, integers, bools and enums only: serialization cannot fail.
-    json_body_text(serde_json::to_string(body).unwrap_or_default())
 }
 
 /// `PUT /api/directives`: validated, stamped compare-and-swap publish.
@@ -219,7 +214,7 @@ pub(crate) async fn history_version(
         document: String::from_utf8_lossy(&value).into_owned(),
         report: ValidationReport::from_result(&decoded),
     };
-    Ok(json_response(&body))
+    Ok(json_body(body))
 }
 
 /// The body of `POST /api/rollback`.
