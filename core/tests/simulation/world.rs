@@ -540,12 +540,7 @@ impl World<'_> {
         self.max_applied = Some(snap.revision);
         self.floor
             .get_or_insert(self.reducer.status().observed_revision);
-        let value = self
-            .etcd
-            .writes
-            .iter()
-            .find(|w| w.mod_revision == snap.revision)
-            .and_then(|w| w.value.clone());
+        let value = self.bytes_at(snap.revision);
         match snap.origin {
             Origin::Value | Origin::Recovered => match &value {
                 Some(v) if is_valid(v) => {

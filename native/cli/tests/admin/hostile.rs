@@ -262,22 +262,8 @@ async fn event_streams_have_a_cap_of_their_own() {
 
 /// One raw request with a chosen `Host`; the status code.
 fn status_for_host(addr: SocketAddr, path: &str, host: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
-        bearer()
-    )
-    .expect("write");
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    let headers = format!("Host: {host}\r\nAuthorization: {}\r\n", bearer());
+    raw_request(addr, path, &headers).0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,13 +203,18 @@ where
 
 /// A GET with the path sent verbatim (clients normalize `..` away).
 fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    raw_request(addr, path, "Host: x\r\n")
+}
+
+/// A raw `GET` with these header lines (each ending in CRLF); status and text.
+fn raw_request(addr: std::net::SocketAddr, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"
     )
     .expect("write");
     let mut text = String::new();

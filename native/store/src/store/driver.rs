@@ -89,7 +89,8 @@ pub(crate) enum Mode {
 
 /// The shell around one reducer.
 pub(crate) struct Driver {
-    options: StoreOptions,
+    /// Shared with every operation (it may have to build the client).
+    options: Arc<StoreOptions>,
     client: Option<Client>,
     reducer: Reducer,
     shared: Arc<Shared>,
@@ -102,7 +103,7 @@ impl Driver {
     pub(crate) fn new(options: StoreOptions, client: Option<Client>, shared: Arc<Shared>) -> Self {
         let reducer = Reducer::with_seed(options.reducer, fastrand::u64(..));
         let mut driver = Driver {
-            options,
+            options: Arc::new(options),
             client,
             reducer,
             shared,
@@ -290,7 +291,7 @@ impl Driver {
     /// Starts the operation a command asks for, replacing the current one.
     fn begin(&mut self, command: Command) {
         let client = self.client.clone();
-        let options = self.options.clone();
+        let options = Arc::clone(&self.options);
         self.op = match command {
             Command::Read => Op::Read(Box::pin(call(client, options, |c, key| async move {
                 c.kv_client().get(key, None).await
@@ -331,7 +332,7 @@ impl Driver {
 }
 
 /// Makes one etcd call, building the client first when there is none yet.
-async fn call<T, F, Fut>(client: Option<Client>, options: StoreOptions, f: F) -> Called<T>
+async fn call<T, F, Fut>(client: Option<Client>, options: Arc<StoreOptions>, f: F) -> Called<T>
 where
     F: FnOnce(Client, String) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
