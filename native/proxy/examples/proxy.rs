@@ -6,15 +6,16 @@
 //! ```
 //!
 //! Each request's tenant comes from `x-tenant`, its principal from
-//! `x-principal`, its index and endpoint kind from the path, its request id
-//! from `x-request-id` (or a generated one); the decision is returned in the
-//! `x-diagnostics` response header.
+//! `x-principal`, its index and endpoint kind from the path; the proxy
+//! generates each request id (a client's `x-request-id` is used only with
+//! `--trust-request-id`, behind an edge that sets it); the decision is
+//! returned in the `x-diagnostics` response header.
 
 use std::net::SocketAddr;
 
 use clap::Parser;
 use directive_etcd::{EtcdDirectiveStore, StoreOptions};
-use directive_proxy::{echo::serve_echo, serve, DirectiveHook};
+use directive_proxy::{echo::serve_echo, serve_with, DirectiveHook, ProxyOptions, RequestIdPolicy};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +30,10 @@ struct Args {
     /// Where the proxy listens.
     #[arg(long, default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
+    /// Use a client's `x-request-id` for sampling (only behind a trusted
+    /// edge that sets or overwrites it).
+    #[arg(long)]
+    trust_request_id: bool,
 }
 
 #[tokio::main]
@@ -45,8 +50,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proxy on http://{} -> echo upstream {upstream_addr}",
         listener.local_addr()?
     );
+    let options = ProxyOptions {
+        request_ids: if args.trust_request_id {
+            RequestIdPolicy::TrustClient
+        } else {
+            RequestIdPolicy::Generate
+        },
+        ..ProxyOptions::default()
+    };
+    let hook = DirectiveHook::new(store.clone());
     tokio::select! {
-        () = serve(listener, DirectiveHook::new(store.clone()), upstream_addr, shutdown.clone()) => {}
+        () = serve_with(listener, hook, upstream_addr, options, shutdown.clone()) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     shutdown.cancel();

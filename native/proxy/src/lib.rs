@@ -2,7 +2,8 @@
 //!
 //! Three layers, each usable alone:
 //! - [`attrs`] maps an HTTP request onto the directive vocabulary (tenant,
-//!   index, principal, endpoint kind, request id);
+//!   index, principal, endpoint kind, request id), with [`host`], [`path`]
+//!   and [`hop`] deciding what a request is for and what is forwarded;
 //! - [`hook`] turns attributes into a [`Decision`](directive_core::Decision)
 //!   with one snapshot load, and renders it as the `x-diagnostics` header;
 //! - [`server`] is a complete reverse proxy (hyper) that applies the hook on
@@ -15,10 +16,13 @@ pub mod attrs;
 pub mod echo;
 pub mod hook;
 pub mod hop;
+pub mod host;
+pub mod options;
 pub mod path;
 pub mod server;
 
-pub use attrs::RequestAttrs;
+pub use attrs::{RequestAttrs, RequestIdPolicy};
 pub use directive_conn::ConnectionLimits;
 pub use hook::{header_value, DirectiveHook, Hook, NoHook, HEADER};
-pub use server::{serve, serve_with_limits};
+pub use options::ProxyOptions;
+pub use server::{serve, serve_with};

@@ -6,13 +6,16 @@
 //! so that users and tests can see what applied. Generic over [`Hook`], so
 //! the no-directives baseline is the same code with the hook compiled out.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use directive_conn::{builder, drive, tracked, ConnectionLimits, Registry};
+use directive_conn::{builder, drive, tracked, Registry};
 use directive_core::{Decision, DiagLevel};
-use http::{HeaderValue, StatusCode};
+use http::header::HOST;
+use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -23,9 +26,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attrs::{RequestAttrs, REQUEST_ID_HEADER};
+use super::attrs::{
+    HeaderProblem, RequestAttrs, RequestIdPolicy, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER,
+};
 use super::hook::{header_value, Hook, HEADER};
 use super::hop::strip_hop_by_hop;
+use super::host::request_host;
+use super::options::ProxyOptions;
 use super::path::normalize;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -37,46 +44,42 @@ struct Proxy<H> {
     hook: H,
     upstream: SocketAddr,
     client: Client<HttpConnector, Incoming>,
-    prefix: String,
+    request_ids: RequestIdPolicy,
+    /// A random key: generated ids are a keyed hash (SipHash) of a counter,
+    /// so a client that sees its ids cannot predict the next one, and so
+    /// cannot time its requests into the sampled buckets.
+    id_key: RandomState,
     counter: AtomicU64,
 }
 
 /// Serves the proxy on `listener`, forwarding to `upstream`, until
-/// `shutdown`, with the default [`ConnectionLimits`].
+/// `shutdown`, with the default [`ProxyOptions`].
 pub async fn serve<H: Hook>(
     listener: TcpListener,
     hook: H,
     upstream: SocketAddr,
     shutdown: CancellationToken,
 ) {
-    serve_with_limits(
-        listener,
-        hook,
-        upstream,
-        ConnectionLimits::default(),
-        shutdown,
-    )
-    .await;
+    serve_with(listener, hook, upstream, ProxyOptions::default(), shutdown).await;
 }
 
-/// [`serve`] with explicit connection limits: a cap where a newcomer evicts
-/// the longest-idle connection, a request-head deadline from accept, an
-/// idle timeout, HTTP/2 keep-alive.
-pub async fn serve_with_limits<H: Hook>(
+/// [`serve`] with explicit options: connection limits (a cap where a
+/// newcomer evicts the longest-idle connection, a request-head deadline from
+/// accept, an idle timeout, HTTP/2 keep-alive) and the request-id policy.
+pub async fn serve_with<H: Hook>(
     listener: TcpListener,
     hook: H,
     upstream: SocketAddr,
-    limits: ConnectionLimits,
+    options: ProxyOptions,
     shutdown: CancellationToken,
 ) {
+    let limits = options.limits;
     let proxy = Arc::new(Proxy {
         hook,
         upstream,
         client: Client::builder(TokioExecutor::new()).build_http(),
-        prefix: format!(
-            "{:08x}",
-            directive_etcd::clock::now_ms() as u32 ^ std::process::id()
-        ),
+        request_ids: options.request_ids,
+        id_key: RandomState::new(),
         counter: AtomicU64::new(0),
     });
     let registry = Registry::new(limits.max_connections);
@@ -121,16 +124,30 @@ pub async fn serve_with_limits<H: Hook>(
 impl<H: Hook> Proxy<H> {
     fn next_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n}", self.prefix)
+        format!("{:016x}", self.id_key.hash_one(n))
     }
 
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
         strip_hop_by_hop(req.headers_mut());
+        let host = match request_host(&req) {
+            Ok(host) => host,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.message()),
+        };
         // Classify and forward the same, normalised path.
         let Ok(path) = normalize(req.uri().path()) else {
             return error(StatusCode::BAD_REQUEST, "bad request target");
         };
-        let attrs = RequestAttrs::from_http(&req, || self.next_id());
+        let attrs = match RequestAttrs::from_http(&req, self.request_ids, || self.next_id()) {
+            Ok(attrs) => attrs,
+            Err(bad) => {
+                let status = match bad.problem {
+                    HeaderProblem::TooLong => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                return error_text(status, &bad.to_string());
+            }
+        };
+        forwarded_identity(req.headers_mut(), host, &attrs);
         let decision = self.hook.decide(&attrs.as_request());
         let span = diagnostics_span(decision.as_ref(), &attrs);
         async {
@@ -193,7 +210,37 @@ fn diagnostics_span(decision: Option<&Decision>, attrs: &RequestAttrs) -> tracin
     }
 }
 
+/// Sets the headers that say who and what the forwarded request is for: the
+/// resolved `Host`, the request id the decision used, and the client's own
+/// id beside it when the proxy chose another.
+fn forwarded_identity(
+    headers: &mut http::HeaderMap,
+    host: Option<HeaderValue>,
+    attrs: &RequestAttrs,
+) {
+    headers.remove(HOST);
+    if let Some(host) = host {
+        headers.insert(HOST, host);
+    }
+    let client_header = HeaderName::from_static(CLIENT_REQUEST_ID_HEADER);
+    headers.remove(&client_header);
+    if let Ok(v) = HeaderValue::from_str(&attrs.request_id) {
+        headers.insert(REQUEST_ID_HEADER, v);
+    }
+    if let Some(v) = attrs
+        .client_request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        headers.insert(client_header, v);
+    }
+}
+
 fn error(status: StatusCode, message: &'static str) -> http::Response<ProxyBody> {
+    error_text(status, message)
+}
+
+fn error_text(status: StatusCode, message: &str) -> http::Response<ProxyBody> {
     let body = Full::new(Bytes::from(
         serde_json::json!({ "error": message }).to_string(),
     ))

@@ -168,7 +168,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     );
     if let Some(port) = first_proxy {
         eprintln!(
-            "  try:   curl -si -H 'x-tenant: acme' -H 'x-request-id: r-1' \
+            "  try:   curl -si -H 'x-tenant: acme' \
              http://127.0.0.1:{port}/orders/_search | grep x-diagnostics"
         );
     }

@@ -7,8 +7,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use directive_core::sampling;
 use directive_etcd::InMemoryDirectiveStore;
-use directive_proxy::{serve_with_limits, ConnectionLimits, DirectiveHook, HEADER};
+use directive_proxy::{
+    serve_with, ConnectionLimits, DirectiveHook, ProxyOptions, RequestIdPolicy, HEADER,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -58,19 +61,20 @@ async fn recording_upstream(shutdown: CancellationToken) -> (SocketAddr, Arc<Mut
 
 async fn proxy(
     upstream: SocketAddr,
-    limits: ConnectionLimits,
+    options: ProxyOptions,
     shutdown: CancellationToken,
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("addr");
-    // One directive: every search on index `orders`.
-    let doc = br#"{"directives":[{"id":"orders","level":"ShapeRewriteDiff","ttl_secs":600,"index":"orders","endpoint":"Search"}]}"#;
+    // Every search on index `orders`; 1 per mille of principal `sampled`.
+    let doc = br#"{"directives":[
+        {"id":"orders","level":"ShapeRewriteDiff","ttl_secs":600,"index":"orders","endpoint":"Search"},
+        {"id":"rare","level":"Shape","ttl_secs":600,"principal":"sampled","sample_per_mille":1}
+    ]}"#;
     let now = directive_etcd::clock::now_ms();
     let set = directive_core::decode(doc, now, &directive_core::Limits::default()).expect("valid");
     let hook = DirectiveHook::new(InMemoryDirectiveStore::new().with_directives(set));
-    tokio::spawn(serve_with_limits(
-        listener, hook, upstream, limits, shutdown,
-    ));
+    tokio::spawn(serve_with(listener, hook, upstream, options, shutdown));
     addr
 }
 
@@ -96,7 +100,7 @@ fn exchange(addr: SocketAddr, request: &str) -> String {
 async fn hop_by_hop_headers_are_stripped_in_both_directions() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let addr = proxy(upstream, ConnectionLimits::default(), shutdown.clone()).await;
+    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
     let request = "GET /orders/_search HTTP/1.1\r\nhost: proxy\r\nx-tenant: acme\r\n\
                    connection: keep-alive, x-client-secret, upgrade\r\nx-client-secret: 1\r\n\
                    keep-alive: timeout=5\r\nupgrade: h2c\r\nte: trailers\r\n\
@@ -142,7 +146,11 @@ async fn twice_the_cap_in_idle_sockets_never_locks_out_requests() {
         idle_timeout: Duration::from_secs(2),
         ..ConnectionLimits::default()
     };
-    let addr = proxy(upstream, limits, shutdown.clone()).await;
+    let options = ProxyOptions {
+        limits,
+        ..ProxyOptions::default()
+    };
+    let addr = proxy(upstream, options, shutdown.clone()).await;
     let held: Vec<TcpStream> = (0..32)
         .map(|_| TcpStream::connect(addr).expect("connect"))
         .collect();
@@ -181,7 +189,7 @@ async fn twice_the_cap_in_idle_sockets_never_locks_out_requests() {
 async fn encoded_and_dotted_paths_are_classified_as_they_are_forwarded() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let addr = proxy(upstream, ConnectionLimits::default(), shutdown.clone()).await;
+    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
     let header = HEADER.to_lowercase();
     for path in [
         "/orders/_search",
@@ -212,4 +220,162 @@ async fn encoded_and_dotted_paths_are_classified_as_they_are_forwarded() {
         assert!(response.starts_with("http/1.1 400"), "{path}: {response}");
     }
     shutdown.cancel();
+}
+
+/// The `x-diagnostics` value in a lowercased response head.
+fn decision(response: &str) -> &str {
+    let header = format!("{}: ", HEADER.to_lowercase());
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix(header.as_str()))
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_request_ids_do_not_steer_sampling_unless_trusted() {
+    let shutdown = CancellationToken::new();
+    let (upstream, heads) = recording_upstream(shutdown.clone()).await;
+    let default = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let trusting = ProxyOptions {
+        request_ids: RequestIdPolicy::TrustClient,
+        ..ProxyOptions::default()
+    };
+    let trusting = proxy(upstream, trusting, shutdown.clone()).await;
+    // Twenty ids an attacker picked because each lands in the 1-per-mille
+    // bucket (a bounded search: about 1,000 tries per id).
+    let picked: Vec<String> = (0..100_000)
+        .map(|i| format!("pick-{i}"))
+        .filter(|id| sampling::bucket(id) < 1)
+        .take(20)
+        .collect();
+    assert_eq!(picked.len(), 20);
+    let traced = |addr: SocketAddr, ids: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            ids.iter()
+                .map(|id| {
+                    let request = format!(
+                        "GET /logs/_search HTTP/1.1\r\nhost: proxy\r\nx-principal: sampled\r\n\
+                         x-request-id: {id}\r\n\r\n"
+                    );
+                    let response = exchange(addr, &request);
+                    assert!(response.starts_with("http/1.1 200"), "{response}");
+                    (decision(&response).starts_with("shape;"), response)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let by_default = traced(default, picked.clone()).await.expect("client");
+    let hits = by_default.iter().filter(|(t, _)| *t).count();
+    // Generated ids sample at 1 per mille: P(3 or more of 20) is about 1e-6.
+    assert!(hits <= 2, "{hits} of 20 picked ids traced by default");
+    for ((_, response), id) in by_default.iter().zip(&picked) {
+        assert!(
+            !response.contains(&format!("x-request-id: {id}")),
+            "the client's id was reflected as the request id: {response}"
+        );
+    }
+    {
+        let heads = heads.lock().expect("lock");
+        let last = heads.last().expect("forwarded");
+        assert!(
+            last.contains(&format!("x-client-request-id: {}", picked[19])),
+            "the client's id travels upstream beside the generated one: {last}"
+        );
+        assert!(
+            !last.contains(&format!("x-request-id: {}", picked[19])),
+            "{last}"
+        );
+    }
+    // Behind a trusted edge the same ids are all traced: the test can tell.
+    let trusted = traced(trusting, picked).await.expect("client");
+    assert_eq!(trusted.iter().filter(|(t, _)| *t).count(), 20);
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_and_attribute_headers_are_checked_before_forwarding() {
+    let shutdown = CancellationToken::new();
+    let (upstream, heads) = recording_upstream(shutdown.clone()).await;
+    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let long = "t".repeat(257);
+    let cases: [(String, &str, &str); 7] = [
+        (
+            "GET /orders/_search HTTP/1.1\r\n\r\n".into(),
+            "400",
+            "missing host header",
+        ),
+        (
+            "GET /orders/_search HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n".into(),
+            "400",
+            "more than one host",
+        ),
+        (
+            "GET /orders/_search HTTP/1.1\r\nhost: u@a\r\n\r\n".into(),
+            "400",
+            "invalid host",
+        ),
+        (
+            format!("GET /orders/_search HTTP/1.1\r\nhost: a\r\nx-tenant: {long}\r\n\r\n"),
+            "431",
+            "x-tenant is longer than 256 bytes",
+        ),
+        (
+            "GET /orders/_search HTTP/1.1\r\nhost: a\r\nx-tenant: a\r\nx-tenant: b\r\n\r\n".into(),
+            "400",
+            "x-tenant is sent more than once",
+        ),
+        ("GET /orders/_search HTTP/1.0\r\n\r\n".into(), "200", ""),
+        (
+            "GET http://target.example/orders/_search HTTP/1.1\r\nhost: other\r\n\r\n".into(),
+            "200",
+            "",
+        ),
+    ];
+    for (request, status, error) in cases {
+        let sent = request.clone();
+        let response = tokio::task::spawn_blocking(move || exchange_full(addr, &sent))
+            .await
+            .expect("client");
+        // (An HTTP/1.0 request is answered in HTTP/1.0.)
+        assert_eq!(response.get(9..12), Some(status), "{request:?}: {response}");
+        assert!(response.contains(error), "{request:?}: {response}");
+    }
+    let head = heads.lock().expect("lock").pop().expect("forwarded");
+    assert!(
+        head.contains("host: target.example"),
+        "an absolute-form target's authority is the host forwarded: {head}"
+    );
+    assert_eq!(
+        heads.lock().expect("lock").len(),
+        1,
+        "only valid requests were forwarded"
+    );
+    shutdown.cancel();
+}
+
+/// One raw exchange read to the end of the body (the connection is closed
+/// by the request or by a refusal); lowercased.
+fn exchange_full(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Until the body (a JSON object) is complete, the peer closes, or 5 s.
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&response);
+        if let Some((_, body)) = text.split_once("\r\n\r\n") {
+            if body.ends_with('}') {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&response).to_lowercase()
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use directive_core::sampling;
 use directive_etcd::{EtcdDirectiveStore, Publisher, StoreOptions};
-use directive_proxy::{echo::serve_echo, serve, DirectiveHook, HEADER};
+use directive_proxy::{
+    echo::serve_echo, serve_with, DirectiveHook, ProxyOptions, RequestIdPolicy, HEADER,
+};
 use directive_tests::EtcdCluster;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -52,10 +54,16 @@ async fn fixture(initial: &str) -> Fixture {
     tokio::spawn(serve_echo(upstream, shutdown.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let proxy = listener.local_addr().expect("proxy addr");
-    tokio::spawn(serve(
+    // These tests pick request ids to check sampling, as a trusted edge would.
+    let options = ProxyOptions {
+        request_ids: RequestIdPolicy::TrustClient,
+        ..ProxyOptions::default()
+    };
+    tokio::spawn(serve_with(
         listener,
         DirectiveHook::new(store.clone()),
         upstream_addr,
+        options,
         shutdown.clone(),
     ));
     Fixture {
