@@ -656,6 +656,16 @@ async function refreshHistory() {
   state.history = res.json.entries;
   body.textContent = "";
   for (const e of state.history) {
+    if (e.kind === "delete") {
+      // A delete is listed so that no version can be hidden behind one; it
+      // has nothing to preview or roll back to.
+      body.append(el("tr", { class: "deleted", dataset: { revision: e.revision } },
+        el("td", { class: "num" }, String(e.revision)),
+        el("td", {}, "—"),
+        el("td", {}, "key deleted"),
+        el("td", {})));
+      continue;
+    }
     const current = e.revision === state.live.revision;
     body.append(el("tr", { dataset: { revision: e.revision } },
       el("td", { class: "num" }, String(e.revision), current ? el("span", { class: "tag tag-applied" }, "applied") : null),

@@ -1,11 +1,12 @@
 //! `directivectl history`: the key's earlier versions, for audit and rollback.
 //!
-//! The history is etcd's own MVCC history of the key (no extra storage), so
-//! it is newest first, starts with the current version, and ends at the
-//! last delete (`clear`), at compaction, or at the first version. Each line
-//! gives the revision to pass to `rollback`.
+//! The history is etcd's own MVCC history of the key (no extra storage):
+//! newest first, every write and every delete (`clear`, or a raw delete)
+//! since etcd's last compaction, so a version cannot be hidden by deleting
+//! the key and publishing again. Each write's line gives the revision to
+//! pass to `rollback`.
 
-use directive_etcd::HistoryEntry;
+use directive_etcd::{Change, HistoryEntry};
 
 use crate::etcd_args::EtcdArgs;
 use crate::publish::{connect_publisher, report_publish_error};
@@ -15,17 +16,19 @@ use crate::{EXIT_ERROR, EXIT_OK};
 #[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  directivectl history --endpoints http://127.0.0.1:2379 --limit 5\n\n\
-    One line per version, newest first: revision, published_at (UTC), directive count \
-    or `invalid`. Ends at the last `clear`, at etcd's compaction, or at the first version."
+    One line per write or delete, newest first: revision, published_at (UTC), directive \
+    count, `invalid` or `deleted`. Deletes are listed too; the listing reaches back to \
+    etcd's last compaction."
 )]
 pub struct Args {
     #[command(flatten)]
     etcd: EtcdArgs,
-    /// List at most this many versions.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    /// List at most this many entries (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
-    /// Print a JSON array of `{"revision","published_at","directives"}`
-    /// (`null` when absent or invalid), newest first.
+    /// Print a JSON array of `{"revision","kind","published_at","directives"}`
+    /// (`kind` is `put` or `delete`; `null` when absent or invalid), newest
+    /// first.
     #[arg(long)]
     json: bool,
 }
@@ -52,7 +55,7 @@ pub async fn run(args: Args) -> u8 {
     } else {
         if entries.is_empty() {
             eprintln!(
-                "no versions of {} (absent, cleared, or compacted away)",
+                "no versions of {} (never written, or compacted away)",
                 args.etcd.key
             );
         }
@@ -63,14 +66,15 @@ pub async fn run(args: Args) -> u8 {
     EXIT_OK
 }
 
-/// `REVISION  PUBLISHED_AT  N directive(s)`, or `invalid`.
+/// `REVISION  PUBLISHED_AT  N directive(s)`, `invalid` or `deleted`.
 fn human_line(entry: &HistoryEntry) -> String {
     let published = entry
         .published_at
         .map_or_else(|| "-".to_owned(), iso8601_utc);
-    let content = match entry.directives {
-        Some(n) => format!("{n} directive(s)"),
-        None => "invalid".to_owned(),
+    let content = match (entry.kind, entry.directives) {
+        (Change::Delete, _) => "deleted".to_owned(),
+        (Change::Put, Some(n)) => format!("{n} directive(s)"),
+        (Change::Put, None) => "invalid".to_owned(),
     };
     format!("{}\t{published}\t{content}", entry.revision)
 }

@@ -8,6 +8,7 @@ use hyper_util::server::conn::auto;
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::ConnectionLimits;
+use crate::linger::Lingering;
 use crate::registry::Activity;
 
 /// Time a connection gets to finish its work when closed for idleness,
@@ -32,7 +33,9 @@ pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
 
 /// Serves one connection until it ends, its head or idle deadline passes,
 /// it is evicted, or `cancel` fires. A connection that never sent a request
-/// head is dropped at once; any other is shut down gracefully.
+/// head is dropped at once; any other is shut down gracefully. Either way
+/// the socket lingers ([`Lingering`]) so that an answer sent before the
+/// request was read reaches the client.
 pub async fn drive<I, S, B>(
     builder: &auto::Builder<TokioExecutor>,
     io: TokioIo<I>,
@@ -51,6 +54,7 @@ pub async fn drive<I, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let io = TokioIo::new(Lingering::new(io.into_inner()));
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     loop {

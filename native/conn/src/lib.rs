@@ -10,12 +10,14 @@
 //! - [`tracked`]: a service wrapper recording each request's start and the
 //!   end of its response body, so "idle" means no request in flight;
 //! - [`drive`]: serves one connection until it ends, misses its head
-//!   deadline, stays idle too long, is evicted, or the server stops.
+//!   deadline, stays idle too long, is evicted, or the server stops, then
+//!   closes it with a bounded lingering close ([`linger`]).
 
 #![forbid(unsafe_code)]
 
 mod drive;
 mod limits;
+pub mod linger;
 mod registry;
 
 pub use drive::{builder, drive};

@@ -13,9 +13,11 @@
 
 pub mod clock;
 mod directive_store;
+pub mod history;
 pub mod publisher;
 pub mod store;
 
 pub use directive_store::{DirectiveStore, InMemoryDirectiveStore};
-pub use publisher::{HistoryEntry, PublishError, Published, Publisher};
+pub use history::{Change, HistoryEntry};
+pub use publisher::{PublishError, Published, Publisher};
 pub use store::{EtcdDirectiveStore, StoreError, StoreEvent, StoreOptions, TlsConfig};

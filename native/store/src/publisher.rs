@@ -11,10 +11,10 @@
 //!   two admins never silently overwrite each other: the loser gets
 //!   [`PublishError::Conflict`] with the revision to re-base on.
 //!
-//! History and rollback walk etcd's own MVCC history of the key, so they need
-//! no extra storage and are bounded by compaction.
+//! History and rollback read etcd's own MVCC history of the key, so they
+//! need no extra storage and are bounded by compaction.
 
-use directive_core::{decode, stamp, DecodeErrors, Limits, Stamped};
+use directive_core::{stamp, DecodeErrors, Limits, Stamped};
 use std::sync::Arc;
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::clock::now_ms;
+use crate::history::HistoryEntry;
 use crate::store::{
     build_client, describe, is_compacted, is_future_revision, StoreError, StoreOptions,
 };
@@ -31,37 +32,6 @@ use crate::store::{
 pub struct Published {
     /// The etcd revision of the write (the key's new mod revision).
     pub revision: i64,
-}
-
-/// One earlier (or the current) version of the key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HistoryEntry {
-    /// The version's mod revision (pass it to [`Publisher::rollback`]).
-    pub revision: i64,
-    /// Its `published_at` stamp, when it has one and is valid.
-    pub published_at: Option<u64>,
-    /// How many directives it holds; `None` when the version is invalid.
-    pub directives: Option<usize>,
-}
-
-impl HistoryEntry {
-    /// The entry for the version written at `revision` with `value`: its
-    /// stamp and size when it decodes (at `now_ms`, under `limits`), `None`
-    /// for both when it does not. Every history listing is built here.
-    pub fn of(revision: i64, value: &[u8], now_ms: u64, limits: &Limits) -> Self {
-        match decode(value, now_ms, limits) {
-            Ok(set) => HistoryEntry {
-                revision,
-                published_at: set.is_stamped().then(|| set.anchor_ms()),
-                directives: Some(set.len()),
-            },
-            Err(_) => HistoryEntry {
-                revision,
-                published_at: None,
-                directives: None,
-            },
-        }
-    }
 }
 
 /// Why a publisher operation failed.
@@ -163,13 +133,15 @@ impl Publisher {
         })
     }
 
-    async fn kv(&self) -> Result<KvClient, PublishError> {
-        let client = self
-            .client
+    async fn client(&self) -> Result<&Client, PublishError> {
+        self.client
             .get_or_try_init(|| build_client(&self.options))
             .await
-            .map_err(|e| PublishError::Etcd(e.to_string()))?;
-        Ok(client.kv_client())
+            .map_err(|e| PublishError::Etcd(e.to_string()))
+    }
+
+    async fn kv(&self) -> Result<KvClient, PublishError> {
+        Ok(self.client().await?.kv_client())
     }
 
     /// The key's current value and mod revision (`(None, 0)` when absent);
@@ -267,32 +239,12 @@ impl Publisher {
         Err(PublishError::Conflict { current_revision })
     }
 
-    /// Up to `limit` versions of the key, newest first, starting with the
-    /// current one; stops at a delete, at compaction, or at the first version.
+    /// Up to `limit` entries of the key's history, newest first, starting
+    /// with the current version: every write and every delete since etcd's
+    /// last compaction (see [`crate::history`]).
     pub async fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>, PublishError> {
-        let mut entries = Vec::new();
-        let mut kv_client = self.kv().await?;
-        let mut next = None;
-        while entries.len() < limit {
-            let opts = next.map(|r| GetOptions::new().with_revision(r));
-            let resp = match kv_client.get(self.key.as_str(), opts).await {
-                Ok(resp) => resp,
-                Err(e) if is_compacted(&e) => break,
-                Err(e) => return Err(e.into()),
-            };
-            let Some(kv) = resp.kvs().first() else { break };
-            entries.push(HistoryEntry::of(
-                kv.mod_revision(),
-                kv.value(),
-                now_ms(),
-                &self.limits,
-            ));
-            if kv.mod_revision() <= 1 {
-                break;
-            }
-            next = Some(kv.mod_revision() - 1);
-        }
-        Ok(entries)
+        let client = self.client().await?;
+        crate::history::list(client, &self.key, limit, &self.limits).await
     }
 
     /// Re-publishes the version written at `revision` with a fresh stamp,

@@ -225,7 +225,7 @@ async fn history_lists_versions_newest_first() {
     assert_eq!(entries.len(), 3, "{entries:?}");
     assert_eq!(
         entries[0],
-        serde_json::json!({"revision": bad, "published_at": null, "directives": null})
+        serde_json::json!({"revision": bad, "kind": "put", "published_at": null, "directives": null})
     );
     assert_eq!(entries[1]["revision"], two);
     assert_eq!(entries[1]["directives"], 2);
@@ -249,6 +249,67 @@ async fn history_lists_versions_newest_first() {
         stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
         "ISO-8601 UTC: {stamp}"
     );
+}
+
+#[tokio::test]
+async fn history_lists_deletes_and_the_versions_before_them() {
+    let cluster = etcd().await;
+    let key = "cli/history-deletes";
+    let mut client = cluster.client().await.expect("client");
+    let r1 = publish_ok(&cluster, key, ONE);
+    let r2 = publish_ok(&cluster, key, TWO);
+    // Hiding r2 by deleting the key and publishing again does not work.
+    let d1 = client
+        .delete(key, None)
+        .await
+        .expect("etcd delete")
+        .header()
+        .expect("header")
+        .revision();
+    let r3 = publish_ok(&cluster, key, ONE);
+    let history = |extra: &[&str]| {
+        let mut args = vec!["history", "--json"];
+        args.extend_from_slice(extra);
+        let out = ctl(&on(&cluster, key, &args), b"");
+        assert_eq!(out.code, 0, "{out:?}");
+        json(&out.stdout)
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| {
+                let kind = e["kind"].as_str().expect("kind").to_owned();
+                (e["revision"].as_i64().expect("revision"), kind)
+            })
+            .collect::<Vec<_>>()
+    };
+    let put = |r: i64| (r, "put".to_owned());
+    let del = |r: i64| (r, "delete".to_owned());
+    assert_eq!(history(&[]), [put(r3), del(d1), put(r2), put(r1)]);
+    assert_eq!(history(&["--limit", "2"]), [put(r3), del(d1)]);
+
+    // A cleared key lists its delete first, and everything before it.
+    let out = ctl(&on(&cluster, key, &["clear"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let d2 = mod_revision_of_delete(&mut client, key).await;
+    assert_eq!(history(&[]), [del(d2), put(r3), del(d1), put(r2), put(r1)]);
+    let out = ctl(&on(&cluster, key, &["history"]), b"");
+    let first = out.stdout.lines().next().expect("a line").to_owned();
+    assert_eq!(first, format!("{d2}\t-\tdeleted"));
+
+    // After a compaction the listing starts at the compaction point.
+    cluster.compact(r2).await.expect("compact");
+    assert_eq!(history(&[]), [del(d2), put(r3), del(d1), put(r2)]);
+    // A deleted version cannot be rolled back to; an earlier write can.
+    let out = ctl(&on(&cluster, key, &["rollback", &d1.to_string()]), b"");
+    assert_ne!(out.code, 0, "{out:?}");
+}
+
+/// The revision of the key's latest delete: the store's revision right
+/// after `clear` (nothing else writes to this cluster in the test).
+async fn mod_revision_of_delete(client: &mut Client, key: &str) -> i64 {
+    let resp = client.get(key, None).await.expect("get");
+    assert!(resp.kvs().is_empty(), "cleared");
+    resp.header().expect("header").revision()
 }
 
 #[tokio::test]
