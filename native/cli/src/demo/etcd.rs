@@ -6,6 +6,13 @@
 //! and the process killed and reaped when the handle is stopped or dropped.
 //! (The test harness in `tests/` does the same for tests; it is a
 //! dev-dependency, so the demo has its own small launcher.)
+//!
+//! Auth is on (ADR 0010): any local process can reach a loopback port, and
+//! one that could write the key unauthenticated would bypass the admin
+//! token. The launcher creates etcd's `root` user with a random password,
+//! writes the password to a file only the current user can read (inside
+//! the private data directory), and enables auth; the demo's own clients
+//! read it from there. It is never printed.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -44,6 +51,9 @@ pub enum EtcdLaunchError {
     NotServing(String),
 }
 
+/// The etcd user the demo's clients authenticate as.
+pub const USER: &str = "root";
+
 /// A running private etcd; killed and reaped on [`EmbeddedEtcd::stop`] or drop.
 #[derive(Debug)]
 pub struct EmbeddedEtcd {
@@ -53,19 +63,52 @@ pub struct EmbeddedEtcd {
 }
 
 impl EmbeddedEtcd {
-    /// Starts etcd and waits until it answers a read.
-    pub async fn start() -> Result<Self, EtcdLaunchError> {
+    /// Starts etcd, waits until it answers a read, and turns auth on with
+    /// `password` for [`USER`] (kept in [`Self::password_file`]).
+    pub async fn start(password: &str) -> Result<Self, EtcdLaunchError> {
         let binary = find_binary().ok_or(EtcdLaunchError::NotInstalled)?;
         let mut last = String::new();
         for _ in 0..ATTEMPTS {
             let mut etcd = Self::spawn(&binary)?;
             match etcd.wait_serving().await {
-                Ok(()) => return Ok(etcd),
+                Ok(()) => {
+                    etcd.enable_auth(password).await?;
+                    return Ok(etcd);
+                }
                 Err(e) => last = e,
             }
             etcd.stop();
         }
         Err(EtcdLaunchError::NotServing(last))
+    }
+
+    /// Writes the password file (owner-only), creates [`USER`] with the
+    /// root role, and enables auth.
+    async fn enable_auth(&mut self, password: &str) -> Result<(), EtcdLaunchError> {
+        write_private(&self.password_file(), password)?;
+        let failed =
+            |step: &str, e: etcd_client::Error| EtcdLaunchError::NotServing(format!("{step}: {e}"));
+        let mut client = etcd_client::Client::connect([self.client_url.as_str()], None)
+            .await
+            .map_err(|e| failed("connect", e))?;
+        client
+            .user_add(USER, password, None)
+            .await
+            .map_err(|e| failed("add the root user", e))?;
+        client
+            .user_grant_role(USER, "root")
+            .await
+            .map_err(|e| failed("grant the root role", e))?;
+        client
+            .auth_enable()
+            .await
+            .map_err(|e| failed("enable auth", e))?;
+        Ok(())
+    }
+
+    /// The file holding [`USER`]'s password (mode 0600, in the data directory).
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.path().join("root-password")
     }
 
     fn spawn(binary: &Path) -> Result<Self, EtcdLaunchError> {
@@ -179,6 +222,19 @@ impl Drop for EmbeddedEtcd {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Creates `path` readable and writable by the current user only, holding
+/// `text`.
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// `$DIRECTIVE_ETCD_BIN`, `/usr/bin/etcd`, then `etcd` on `PATH`.

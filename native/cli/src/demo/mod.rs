@@ -109,13 +109,21 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     }
     if args.etcd.endpoints.iter().all(|e| e.trim().is_empty()) {
         eprintln!("directivectl demo: starting a private etcd ...");
-        let etcd = EmbeddedEtcd::start().await.map_err(|e| e.to_string())?;
+        let (_, password) = AdminToken::generate()?;
+        let etcd = EmbeddedEtcd::start(&password)
+            .await
+            .map_err(|e| e.to_string())?;
         eprintln!(
-            "directivectl demo: private etcd at {} (data in {}, removed on exit)",
+            "directivectl demo: private etcd at {} (auth on: --user {} --password-file {}; \
+             data in {}, removed on exit)",
             etcd.client_url(),
+            etcd::USER,
+            etcd.password_file().display(),
             etcd.dir().display()
         );
         args.etcd.endpoints = vec![etcd.client_url().to_owned()];
+        args.etcd.user = Some(etcd::USER.to_owned());
+        args.etcd.password_file = Some(etcd.password_file());
         running.etcd = Some(etcd);
     }
     let options = args.etcd.options()?;

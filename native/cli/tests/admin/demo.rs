@@ -23,6 +23,7 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         }
     });
     let (mut url, mut token, mut etcd_url) = (None, None, None);
+    let mut password_file = None;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     while url.is_none() || token.is_none() {
@@ -37,17 +38,22 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
             token = Some(t.trim().to_owned());
         } else if let Some(rest) = trimmed.strip_prefix("directivectl demo: private etcd at ") {
             etcd_url = rest.split_whitespace().next().map(str::to_owned);
+            password_file = rest
+                .split_once("--password-file ")
+                .and_then(|(_, tail)| tail.split(';').next())
+                .map(std::path::PathBuf::from);
         }
         seen.push(line);
     }
     let (url, token) = (url.expect("url"), token.expect("token"));
+    let etcd_url = etcd_url.expect("etcd url printed");
     let etcd_port: u16 = etcd_url
-        .expect("etcd url printed")
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
         .expect("etcd port");
     assert!(!token.is_empty() && token != TOKEN);
+    demo_etcd_refuses_writes_without_its_password(&etcd_url, password_file).await;
 
     let http = client();
     let auth = format!("Bearer {token}");
@@ -179,4 +185,41 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         .is_err(),
         "the demo's etcd still accepts connections after the demo exited"
     );
+}
+
+/// The demo's private etcd has auth on: a local process without the
+/// password cannot write the key (and so cannot bypass the admin token);
+/// with the password from the owner-only file it can read.
+async fn demo_etcd_refuses_writes_without_its_password(
+    etcd_url: &str,
+    password_file: Option<std::path::PathBuf>,
+) {
+    use directive_tests::etcd_client::{Client, ConnectOptions};
+    use std::os::unix::fs::PermissionsExt;
+    let options = || ConnectOptions::new().with_timeout(Duration::from_secs(5));
+    let mut anonymous = Client::connect([etcd_url], Some(options()))
+        .await
+        .expect("connect");
+    let refused = anonymous
+        .put("osproxy/directives", r#"{"directives":[]}"#, None)
+        .await
+        .expect_err("an unauthenticated write is refused");
+    assert!(
+        refused.to_string().contains("user name is empty")
+            || refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    let path = password_file.expect("the password file is named");
+    let mode = std::fs::metadata(&path)
+        .expect("password file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the password file is owner-only: {mode:o}");
+    let password = std::fs::read_to_string(&path).expect("readable by its owner");
+    let mut root = Client::connect([etcd_url], Some(options().with_user("root", password)))
+        .await
+        .expect("root connects");
+    root.get("osproxy/directives", None)
+        .await
+        .expect("root reads the key");
 }
