@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use directive_conn::{builder, drive, tracked, Admitted, ConnectionLimits, Registry};
+use directive_conn::{accept, builder, drive, tracked, Admitted, ConnectionLimits, Registry};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
@@ -177,18 +177,8 @@ async fn accept_loop(
     let registry = Registry::new(limits.max_connections);
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let accepted = tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // EMFILE and friends: back off a little instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let Some(stream) = accept(&listener, &cancel).await else {
+            break;
         };
         let Some(admitted) = registry.admit() else {
             // Every connection is busy: refuse at once rather than queue.

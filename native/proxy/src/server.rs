@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use directive_conn::{builder, drive, tracked, Registry};
+use directive_conn::{accept, builder, drive, tracked, Registry};
 use directive_core::{Decision, DiagLevel};
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -36,9 +36,6 @@ use super::options::ProxyOptions;
 use super::path::normalize;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
-
-/// Pause after a failed accept (e.g. out of file descriptors).
-const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct Proxy<H> {
     hook: H,
@@ -85,21 +82,8 @@ pub async fn serve_with<H: Hook>(
     let registry = Registry::new(limits.max_connections);
     let builder = Arc::new(builder(&limits));
     loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors (EMFILE/ENFILE) and the like: back
-                // off instead of spinning on a listener that stays readable.
-                tracing::warn!(error = %e, "accept failed; backing off");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
-                }
-            }
+        let Some(stream) = accept(&listener, &shutdown).await else {
+            return;
         };
         let Some(admitted) = registry.admit() else {
             // Every connection is busy: refuse at once rather than queue.

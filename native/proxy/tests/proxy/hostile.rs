@@ -379,3 +379,128 @@ fn exchange_full(addr: SocketAddr, request: &str) -> String {
     }
     String::from_utf8_lossy(&response).to_lowercase()
 }
+
+/// CPU time (user + system, in clock ticks) a process has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the command name (which may hold spaces) start at ")".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    let field = |i: usize| fields[i - 3].parse::<u64>().expect("ticks");
+    field(14) + field(15)
+}
+
+/// Set in the child process of `out_of_file_descriptors_backs_off_and_recovers`.
+const EMFILE_CHILD: &str = "DIRECTIVE_PROXY_EMFILE_CHILD";
+
+/// The test binary runs itself again as a child (so the test runner keeps
+/// its own limit) under `ulimit -n 32`, where this test serves the proxy;
+/// with its descriptors exhausted by held connections, accept fails with
+/// EMFILE: the proxy must back off rather than spin, and serve again once
+/// the connections go away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_backs_off_and_recovers() {
+    if std::env::var_os(EMFILE_CHILD).is_some() {
+        let shutdown = CancellationToken::new();
+        let (upstream, _) = recording_upstream(shutdown.clone()).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        eprintln!("proxy on http://{}", listener.local_addr().expect("addr"));
+        let hook = DirectiveHook::new(InMemoryDirectiveStore::new());
+        // Serves until the parent kills this process.
+        serve_with(listener, hook, upstream, ProxyOptions::default(), shutdown).await;
+        return;
+    }
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n 32 && exec \"$@\"")
+        .arg("bash")
+        .arg(&test_binary)
+        .args([
+            "--exact",
+            "hostile::out_of_file_descriptors_backs_off_and_recovers",
+            "--nocapture",
+        ])
+        .env(EMFILE_CHILD, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("proxy starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the proxy announces its address");
+        if let Some(addr) = line
+            .strip_prefix("proxy on http://")
+            .and_then(|a| a.trim().parse().ok())
+        {
+            break addr;
+        }
+    };
+    let pid = child.id();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let get = "GET /orders/_search HTTP/1.1\r\nhost: proxy\r\n\r\n";
+        let first = exchange(addr, get);
+        assert!(first.starts_with("http/1.1 200"), "{first}");
+        // Far more connections than descriptors: accept starts failing.
+        let held: Vec<TcpStream> = (0..64)
+            .map(|_| TcpStream::connect(addr).expect("the kernel accepts into the backlog"))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let before = cpu_ticks(pid);
+        let window = Duration::from_secs(2);
+        std::thread::sleep(window);
+        let used = cpu_ticks(pid) - before;
+        drop(held);
+        // Recovery, bounded.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let recovered = loop {
+            let mut stream = match TcpStream::connect(addr) {
+                Ok(s) => s,
+                Err(_) => continue,
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = stream.write_all(get.as_bytes());
+            let mut buf = [0u8; 64];
+            if matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200")) {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (used, recovered)
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (used, recovered) = outcome.expect("client");
+    // Clock ticks are 1/100 s: spinning on accept would use about 200.
+    println!("proxy at EMFILE used {used} ticks of CPU in 2 s");
+    assert!(
+        used < 40,
+        "the accept loop spins at EMFILE: {used} ticks in 2 s"
+    );
+    assert!(
+        recovered,
+        "the proxy did not serve again after the connections closed"
+    );
+}
