@@ -24,6 +24,7 @@ mod decode;
 mod directive;
 mod endpoint;
 mod error;
+pub mod instance;
 mod level;
 mod limits;
 mod reducer;
