@@ -240,6 +240,80 @@ impl InstanceReport {
     }
 }
 
+/// When an instance writes its report: only when something other than the
+/// time stamp changed, and at most once per `interval_ms` (sans-IO: the
+/// shell passes the time in, performs the write it is handed, and says how
+/// it went).
+#[derive(Clone, Debug)]
+pub struct ReportSchedule {
+    interval_ms: u64,
+    /// The newest report not yet written.
+    pending: Option<InstanceReport>,
+    /// What etcd holds (as far as we know); `None` after a failure or a new
+    /// lease, so the next report is written whatever it says.
+    written: Option<InstanceReport>,
+    last_write_ms: Option<u64>,
+}
+
+impl ReportSchedule {
+    /// A schedule writing at most once per `interval_ms`.
+    pub fn new(interval_ms: u64) -> Self {
+        ReportSchedule {
+            interval_ms,
+            pending: None,
+            written: None,
+            last_write_ms: None,
+        }
+    }
+
+    /// The instance's current report: queued unless etcd already says the same.
+    pub fn observe(&mut self, report: InstanceReport) {
+        let unchanged = self.written.as_ref().is_some_and(|w| w.same_as(&report));
+        self.pending = (!unchanged).then_some(report);
+    }
+
+    /// The report to write now, if one is due; the shell writes it and calls
+    /// [`Self::written`] or [`Self::failed`].
+    pub fn poll_write(&mut self, now_ms: u64) -> Option<InstanceReport> {
+        if self.poll_timeout()? > now_ms {
+            return None;
+        }
+        self.pending.take()
+    }
+
+    /// When the next write is due (unix ms), if one is pending.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.pending.as_ref()?;
+        Some(
+            self.last_write_ms
+                .map_or(0, |last| last.saturating_add(self.interval_ms)),
+        )
+    }
+
+    /// `report` was written at `now_ms`.
+    pub fn written(&mut self, report: InstanceReport, now_ms: u64) {
+        self.written = Some(report);
+        self.last_write_ms = Some(now_ms);
+    }
+
+    /// Writing `report` failed at `now_ms` (or its lease was lost): it is
+    /// written again, whatever it says, after the interval.
+    pub fn failed(&mut self, report: InstanceReport, now_ms: u64) {
+        self.written = None;
+        self.last_write_ms = Some(now_ms);
+        if self.pending.is_none() {
+            self.pending = Some(report);
+        }
+    }
+
+    /// A new lease: etcd holds no report of ours any more.
+    pub fn lease_lost(&mut self) {
+        if let Some(w) = self.written.take() {
+            self.pending.get_or_insert(w);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +416,49 @@ mod tests {
             InstanceReport::decode(b"\xff{"),
             Err(ReportError::Schema(_))
         ));
+    }
+
+    #[test]
+    fn the_schedule_writes_changes_only_and_at_most_once_per_interval() {
+        let labels = BTreeMap::new();
+        let at = |rev: i64, t: u64| {
+            let s = Status {
+                applied_revision: rev,
+                ..Status::default()
+            };
+            InstanceReport::from_status("p", &labels, "1", &s, t)
+        };
+        let mut schedule = ReportSchedule::new(1000);
+        assert_eq!(schedule.poll_timeout(), None, "nothing to write");
+        schedule.observe(at(1, 0));
+        let first = schedule
+            .poll_write(0)
+            .expect("the first report goes at once");
+        schedule.written(first, 0);
+        schedule.observe(at(1, 500));
+        assert_eq!(schedule.poll_timeout(), None, "only the time stamp changed");
+        schedule.observe(at(2, 100));
+        schedule.observe(at(3, 200));
+        assert_eq!(
+            schedule.poll_timeout(),
+            Some(1000),
+            "coalesced until the interval"
+        );
+        assert!(schedule.poll_write(999).is_none());
+        let next = schedule.poll_write(1000).expect("due");
+        assert_eq!(next.applied_revision, 3, "the newest wins");
+        schedule.failed(next, 1000);
+        let again = schedule
+            .poll_write(2000)
+            .expect("a failed write is retried");
+        assert_eq!(again.applied_revision, 3);
+        schedule.written(again, 2000);
+        schedule.lease_lost();
+        assert_eq!(
+            schedule.poll_write(3000).map(|r| r.applied_revision),
+            Some(3),
+            "a new lease gets the report again"
+        );
     }
 
     #[test]
