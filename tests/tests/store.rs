@@ -6,11 +6,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context as _};
+use directive_core::instance::{self, InstanceReport, ReportState};
 use directive_core::State;
 use directive_etcd::{
-    DirectiveStore, EtcdDirectiveStore, PublishError, Publisher, StoreError, StoreEvent, TlsConfig,
+    DirectiveStore, EtcdDirectiveStore, PublishError, Publisher, StoreError, StoreEvent,
+    StoreOptions, TlsConfig,
 };
-use directive_tests::etcd_client::Client;
+use directive_tests::etcd_client::{Client, GetOptions};
 use directive_tests::{EtcdCluster, EtcdOptions, FaultProxy, TlsMaterial};
 
 mod common;
@@ -675,6 +677,124 @@ async fn tls_and_auth_work_and_bad_credentials_fail_fast() -> anyhow::Result<()>
             StoreError::Timeout { .. } | StoreError::Connect { .. }
         ));
         store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+/// Every instance report under the key's prefix: id → decoded report, or
+/// the decoder's refusal.
+async fn reports(
+    client: &mut Client,
+) -> anyhow::Result<std::collections::BTreeMap<String, Result<InstanceReport, String>>> {
+    let prefix = instance::reports_prefix(KEY);
+    let resp = client
+        .get(prefix.as_str(), Some(GetOptions::new().with_prefix()))
+        .await?;
+    Ok(resp
+        .kvs()
+        .iter()
+        .map(|kv| {
+            let id = String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned();
+            let report = InstanceReport::decode(kv.value()).map_err(|e| e.to_string());
+            (id, report)
+        })
+        .collect())
+}
+
+/// Polls the reports until `done` holds for them (bounded by `CONVERGE`).
+async fn reports_until(
+    client: &mut Client,
+    what: &str,
+    done: impl Fn(&std::collections::BTreeMap<String, Result<InstanceReport, String>>) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let seen = reports(client).await?;
+        if done(&seen) {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "{what}: reports stayed {seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn at(
+    seen: &std::collections::BTreeMap<String, Result<InstanceReport, String>>,
+    id: &str,
+) -> Option<i64> {
+    match seen.get(id) {
+        Some(Ok(r)) if r.state == ReportState::Live => Some(r.applied_revision),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn instances_report_what_they_applied_under_a_lease() -> anyhow::Result<()> {
+    bounded(async {
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        let r1 = put(&mut client, doc(&["a"], 600)).await?;
+        let timing = |o: StoreOptions| {
+            o.with_report_timing(Duration::from_millis(50), Duration::from_secs(2))
+        };
+        let zone = [("zone".to_owned(), "z1".to_owned())];
+        let a = EtcdDirectiveStore::connect(timing(
+            opts(cluster.endpoints()).with_instance("a", zone.clone()),
+        ))
+        .await?;
+        let b =
+            EtcdDirectiveStore::connect(timing(opts(cluster.endpoints()).with_instance("b", [])))
+                .await?;
+        reports_until(&mut client, "both report r1", |s| {
+            at(s, "a") == Some(r1) && at(s, "b") == Some(r1)
+        })
+        .await?;
+        let seen = reports(&mut client).await?;
+        let report_a = seen["a"].as_ref().map_err(|e| anyhow!("{e}"))?;
+        ensure!(report_a.labels.get("zone").map(String::as_str) == Some("z1"));
+        ensure!(
+            a.load().revision == r1,
+            "the key's own watch does not see the reports"
+        );
+
+        let r2 = put(&mut client, doc(&["a", "b"], 600)).await?;
+        reports_until(&mut client, "both report r2", |s| {
+            at(s, "a") == Some(r2) && at(s, "b") == Some(r2)
+        })
+        .await?;
+
+        // A report written by hand is refused by every reader, and listed.
+        client
+            .put(instance::report_key(KEY, "junk")?, "not a report", None)
+            .await?;
+        let seen = reports(&mut client).await?;
+        ensure!(
+            matches!(seen.get("junk"), Some(Err(e)) if e.contains("schema")),
+            "{seen:?}"
+        );
+
+        // A lost lease (revoked behind the store's back) is granted again and
+        // the report re-written.
+        let key_b = instance::report_key(KEY, "b")?;
+        let lease = client.get(key_b.as_str(), None).await?.kvs()[0].lease();
+        client.lease_revoke(lease).await?;
+        reports_until(&mut client, "b re-reports on a new lease", |s| {
+            at(s, "b") == Some(r2)
+        })
+        .await?;
+
+        // A clean shutdown revokes the lease: the instance leaves at once.
+        let stopping = Instant::now();
+        a.shutdown().await;
+        reports_until(&mut client, "a leaves", |s| !s.contains_key("a")).await?;
+        ensure!(
+            stopping.elapsed() < Duration::from_millis(1500),
+            "revoked, not expired: {:?}",
+            stopping.elapsed()
+        );
+        ensure!(at(&reports(&mut client).await?, "b") == Some(r2));
+        b.shutdown().await;
         Ok(())
     })
     .await

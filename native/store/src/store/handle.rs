@@ -36,6 +36,7 @@ struct Inner {
     key: String,
     cancel: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
+    reporter: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -85,7 +86,7 @@ impl EtcdDirectiveStore {
             revision = driver.observed_revision(),
             "connected to etcd; watching"
         );
-        Ok(Self::spawn(&runtime, options.key, shared, driver))
+        Ok(Self::spawn(&runtime, &options, shared, driver))
     }
 
     /// Starts the store without waiting for etcd: it is `initializing`
@@ -102,23 +103,32 @@ impl EtcdDirectiveStore {
         options.check()?;
         let shared = Arc::new(Shared::new());
         let driver = Driver::new(options.clone(), None, Arc::clone(&shared));
-        Ok(Self::spawn(&runtime, options.key, shared, driver))
+        Ok(Self::spawn(&runtime, &options, shared, driver))
     }
 
     fn spawn(
         runtime: &tokio::runtime::Handle,
-        key: String,
+        options: &StoreOptions,
         shared: Arc<Shared>,
         driver: Driver,
     ) -> Self {
         let cancel = CancellationToken::new();
+        let reporter = options.instance.clone().map(|instance| {
+            runtime.spawn(super::reporter::run(
+                Arc::new(options.clone()),
+                instance,
+                shared.status.subscribe(),
+                cancel.clone(),
+            ))
+        });
         let task = runtime.spawn(driver.run_until_cancelled(cancel.clone()));
         EtcdDirectiveStore {
             inner: Arc::new(Inner {
                 shared,
-                key,
+                key: options.key.clone(),
                 cancel,
                 task: Mutex::new(Some(task)),
+                reporter: Mutex::new(reporter),
             }),
         }
     }
@@ -185,6 +195,16 @@ impl EtcdDirectiveStore {
         if let Some(task) = task {
             // A panic in the task has already been reported by tokio.
             let _ = task.await;
+        }
+        // The reporter revokes its lease: the instance leaves the fleet view.
+        let reporter = self
+            .inner
+            .reporter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(reporter) = reporter {
+            let _ = reporter.await;
         }
     }
 }

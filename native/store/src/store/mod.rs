@@ -12,13 +12,15 @@
 //! - `driver`: the one loop between etcd and the reducer;
 //! - `shared`: snapshot, status and event publication;
 //! - `handle`: the public [`EtcdDirectiveStore`];
-//! - `event`: [`StoreEvent`], the listener-facing event stream.
+//! - `event`: [`StoreEvent`], the listener-facing event stream;
+//! - `reporter`: the instance report under a lease (opt-in).
 
 mod connect;
 mod driver;
 mod event;
 mod handle;
 mod options;
+mod reporter;
 mod shared;
 
 pub use connect::StoreError;

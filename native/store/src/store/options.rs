@@ -55,6 +55,7 @@ pub struct StoreOptions {
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) auth: Option<(String, String)>,
     pub(crate) reducer: ReducerConfig,
+    pub(crate) instance: Option<super::reporter::InstanceOptions>,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -71,6 +72,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("tls", &self.tls.is_some())
             .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
             .field("reducer", &self.reducer)
+            .field("instance", &self.instance)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +95,38 @@ impl StoreOptions {
             tls: None,
             auth: None,
             reducer: ReducerConfig::default(),
+            instance: None,
         }
+    }
+
+    /// Reports this store's status as instance `id` with `labels` (host,
+    /// zone, ...) under `<key>/instances/<id>`, on a lease, for the fleet
+    /// view (ADR 0011): at most one write per second, gone 10 s after the
+    /// instance dies (see [`Self::with_report_timing`]). A report that
+    /// cannot be written never affects the applied set.
+    pub fn with_instance(
+        mut self,
+        id: impl Into<String>,
+        labels: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.instance = Some(super::reporter::InstanceOptions {
+            id: id.into(),
+            labels: labels.into_iter().collect(),
+            interval: Duration::from_secs(1),
+            ttl: Duration::from_secs(10),
+        });
+        self
+    }
+
+    /// For a reporting instance ([`Self::with_instance`]): at most one
+    /// report write per `interval`; a dead instance stays listed for at
+    /// most `ttl` (the lease; whole seconds, at least 1).
+    pub fn with_report_timing(mut self, interval: Duration, ttl: Duration) -> Self {
+        if let Some(instance) = &mut self.instance {
+            instance.interval = interval;
+            instance.ttl = ttl;
+        }
+        self
     }
 
     /// The etcd key holding the directive document.
@@ -176,6 +209,11 @@ impl StoreOptions {
         }
         if self.key.is_empty() {
             return Err(super::StoreError::InvalidOptions("empty key".to_owned()));
+        }
+        if let Some(instance) = &self.instance {
+            directive_core::instance::check_id(&instance.id)
+                .and_then(|()| directive_core::instance::check_labels(&instance.labels))
+                .map_err(|e| super::StoreError::InvalidOptions(format!("instance: {e}")))?;
         }
         Ok(())
     }
