@@ -9,6 +9,7 @@
 mod demo;
 mod etcd_args;
 mod eval;
+mod fleet;
 mod get;
 mod history;
 mod input;
@@ -65,6 +66,8 @@ enum Command {
     History(history::Args),
     /// Re-publish an earlier version (validated, stamped anew, compare-and-swap).
     Rollback(publish::RollbackArgs),
+    /// List the instances watching the key, as they report themselves.
+    Fleet(fleet::Args),
     /// Follow the directive set as an instance applies it, one line per event.
     Watch(watch::Args),
     /// Print the JSON Schema of the wire format.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Clear(args) => block_on(publish::run_clear(args)),
         Command::History(args) => block_on(history::run(args)),
         Command::Rollback(args) => block_on(publish::run_rollback(args)),
+        Command::Fleet(args) => block_on(fleet::run(args)),
         Command::Watch(args) => block_on(watch::run(args)),
         Command::Serve(args) => block_on(serve::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),

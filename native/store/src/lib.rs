@@ -13,11 +13,13 @@
 
 pub mod clock;
 mod directive_store;
+pub mod fleet;
 pub mod history;
 pub mod publisher;
 pub mod store;
 
 pub use directive_store::{DirectiveStore, InMemoryDirectiveStore};
+pub use fleet::{Fleet, Listed, ListedInstance};
 pub use history::{Change, HistoryEntry};
 pub use publisher::{PublishError, Published, Publisher};
 pub use store::{EtcdDirectiveStore, StoreError, StoreEvent, StoreOptions, TlsConfig};

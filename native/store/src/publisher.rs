@@ -239,6 +239,13 @@ impl Publisher {
         Err(PublishError::Conflict { current_revision })
     }
 
+    /// The instances reporting on the key (`<key>/instances/`), each report
+    /// decoded as untrusted input, with the key's revision at the same
+    /// moment.
+    pub async fn fleet(&self) -> Result<crate::Fleet, PublishError> {
+        crate::fleet::list(self.client().await?, &self.key).await
+    }
+
     /// Up to `limit` entries of the key's history, newest first, starting
     /// with the current version: every write and every delete since etcd's
     /// last compaction (see [`crate::history`]).

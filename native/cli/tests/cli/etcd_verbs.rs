@@ -496,3 +496,85 @@ async fn unreachable_etcd_exits_2_with_the_cause_within_the_connect_timeout() {
     );
     assert_eq!(out.code, 1, "{out:?}");
 }
+
+#[tokio::test]
+async fn fleet_lists_the_instances_as_they_report_themselves() {
+    use directive_etcd::{EtcdDirectiveStore, StoreOptions};
+    let cluster = etcd().await;
+    let key = "cli/fleet";
+    let r1 = publish_ok(&cluster, key, ONE);
+    let store = |id: &str, zone: &str| {
+        StoreOptions::new(cluster.endpoints())
+            .with_key(key)
+            .with_instance(id, [("zone".to_owned(), zone.to_owned())])
+            .with_report_timing(Duration::from_millis(50), Duration::from_secs(5))
+    };
+    let a = EtcdDirectiveStore::connect(store("a", "z1"))
+        .await
+        .expect("a connects");
+    let b = EtcdDirectiveStore::connect(store("b", "z2"))
+        .await
+        .expect("b connects");
+    // Bounded poll until both report the publish.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        let out = ctl(&on(&cluster, key, &["fleet"]), b"");
+        assert_eq!(out.code, 0, "{out:?}");
+        if out.stdout.contains("2 live at the key's revision") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "{out:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("a\tlive\tr{r1}\tcurrent\t")) && lines[0].contains("zone=z1"),
+        "{out:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("b\tlive\tr{r1}\tcurrent\t")),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("2 instance(s), 2 live at the key's revision {r1}")
+    );
+
+    let out = ctl(
+        &on(&cluster, key, &["fleet", "--json", "--selector", "zone=z2"]),
+        b"",
+    );
+    let fleet = json(&out.stdout);
+    assert_eq!(fleet["key_revision"], r1);
+    let instances = fleet["instances"].as_array().expect("instances");
+    assert_eq!(instances.len(), 1, "{fleet}");
+    assert_eq!(instances[0]["id"], "b");
+    assert_eq!(instances[0]["applied_revision"], r1);
+
+    // A hand-written garbage report is listed as invalid; nothing crashes.
+    let mut client = cluster.client().await.expect("client");
+    client
+        .put(format!("{key}/instances/junk"), "{\"id\":1}", None)
+        .await
+        .expect("put");
+    let out = ctl(&on(&cluster, key, &["fleet"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("junk\tinvalid report: report does not match the schema"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains(", 1 invalid report(s)"), "{out:?}");
+    let out = ctl(&on(&cluster, key, &["fleet", "--selector", "zone"]), b"");
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // A key nobody watches says so (a typo in --key no longer looks fine).
+    let out = ctl(&on(&cluster, "cli/fleet-typo", &["fleet"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("no instance reports on cli/fleet-typo"),
+        "{out:?}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
