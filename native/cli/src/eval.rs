@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use directive_core::{decode, EndpointKind, Limits, Request, ValidationReport};
 
 use crate::input::{read_document, source_name};
-use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_OK};
+use crate::{print_json, EXIT_ERROR, EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `eval`.
 #[derive(clap::Args)]
@@ -72,21 +72,14 @@ pub fn run(args: &Args) -> u8 {
     };
     let explanation = set.explain(&request, now);
     if args.json {
-        match serde_json::to_string(&explanation) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("directivectl: {e}");
-                return EXIT_ERROR;
-            }
-        }
-    } else {
-        println!(
-            "level={} ring_buffer={} capture={} matched=[{}]",
-            explanation.level,
-            explanation.ring_buffer,
-            explanation.capture,
-            explanation.matched.join(", ")
-        );
+        return print_json(&explanation);
     }
+    println!(
+        "level={} ring_buffer={} capture={} matched=[{}]",
+        explanation.level,
+        explanation.ring_buffer,
+        explanation.capture,
+        explanation.matched.join(", ")
+    );
     EXIT_OK
 }

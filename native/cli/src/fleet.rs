@@ -9,7 +9,7 @@ use directive_etcd::{Fleet, Listed};
 use crate::etcd_args::EtcdArgs;
 use crate::history::iso8601_utc;
 use crate::publish::{connect_publisher, report_publish_error};
-use crate::{EXIT_ERROR, EXIT_OK};
+use crate::{print_json, EXIT_ERROR, EXIT_OK};
 
 /// Arguments of `fleet`.
 #[derive(clap::Args)]
@@ -60,16 +60,7 @@ pub async fn run(args: Args) -> u8 {
         });
     }
     if args.json {
-        return match serde_json::to_string(&fleet) {
-            Ok(text) => {
-                println!("{text}");
-                EXIT_OK
-            }
-            Err(e) => {
-                eprintln!("directivectl: {e}");
-                EXIT_ERROR
-            }
-        };
+        return print_json(&fleet);
     }
     if fleet.instances.is_empty() {
         eprintln!(

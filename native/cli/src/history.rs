@@ -10,7 +10,7 @@ use directive_etcd::{Change, HistoryEntry};
 
 use crate::etcd_args::EtcdArgs;
 use crate::publish::{connect_publisher, report_publish_error};
-use crate::{EXIT_ERROR, EXIT_OK};
+use crate::{print_json, EXIT_OK};
 
 /// Arguments of `history`.
 #[derive(clap::Args)]
@@ -45,23 +45,16 @@ pub async fn run(args: Args) -> u8 {
         Err(e) => return report_publish_error(&e, false),
     };
     if args.json {
-        match serde_json::to_string(&entries) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("directivectl: {e}");
-                return EXIT_ERROR;
-            }
-        }
-    } else {
-        if entries.is_empty() {
-            eprintln!(
-                "no versions of {} (never written, or compacted away)",
-                args.etcd.key
-            );
-        }
-        for entry in &entries {
-            println!("{}", human_line(entry));
-        }
+        return print_json(&entries);
+    }
+    if entries.is_empty() {
+        eprintln!(
+            "no versions of {} (never written, or compacted away)",
+            args.etcd.key
+        );
+    }
+    for entry in &entries {
+        println!("{}", human_line(entry));
     }
     EXIT_OK
 }

@@ -32,6 +32,21 @@ const EXIT_ERROR: u8 = 2;
 /// Exit code: the key changed since the expected revision.
 const EXIT_CONFLICT: u8 = 3;
 
+/// Prints `value` as one line of JSON: [`EXIT_OK`], or [`EXIT_ERROR`] with
+/// the reason when it cannot be serialized.
+fn print_json(value: &impl serde::Serialize) -> u8 {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            println!("{text}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "directivectl",
