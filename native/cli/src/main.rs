@@ -14,6 +14,7 @@ mod get;
 mod history;
 mod input;
 mod publish;
+mod rollout;
 mod schema;
 mod serve;
 mod validate;
@@ -52,7 +53,7 @@ fn print_json(value: &impl serde::Serialize) -> u8 {
     name = "directivectl",
     version,
     about = "Validate, evaluate, publish and watch fleet diagnostics directives",
-    after_help = "Exit codes: 0 success, 1 invalid input, 2 usage/I/O/connection error, 3 revision conflict."
+    after_help = "Exit codes: 0 success, 1 invalid input, 2 usage/I/O/connection error, 3 revision conflict, 4 --wait timed out."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -23,6 +23,7 @@ use directive_etcd::{PublishError, Published, Publisher};
 
 use crate::etcd_args::EtcdArgs;
 use crate::input::{read_document, source_name};
+use crate::rollout::{wait, WaitArgs};
 use crate::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `publish`.
@@ -31,8 +32,9 @@ use crate::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_OK};
     directivectl publish directives.json --endpoints http://127.0.0.1:2379\n  \
     rev=$(directivectl get --endpoints http://127.0.0.1:2379 --json | jq .revision)\n  \
     directivectl publish directives.json --endpoints http://127.0.0.1:2379 --expect-revision \"$rev\" --json\n\n\
+    directivectl publish directives.json --endpoints http://127.0.0.1:2379 --wait 30s --min-ready 90%\n\n\
     Prints the new revision. Exit codes: 0 published, 1 invalid (nothing written), \
-    2 I/O or connection error, 3 the key changed (nothing written).")]
+    2 I/O or connection error, 3 the key changed (nothing written), 4 --wait timed out.")]
 pub struct PublishArgs {
     #[command(flatten)]
     etcd: EtcdArgs,
@@ -45,6 +47,8 @@ pub struct PublishArgs {
     /// Print `{"revision":R}` (or the validation report) as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
 }
 
 /// Arguments of `clear`.
@@ -64,6 +68,8 @@ pub struct ClearArgs {
     /// Print `{"revision":R}` as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
 }
 
 /// Arguments of `rollback`.
@@ -87,6 +93,8 @@ pub struct RollbackArgs {
     /// Print `{"revision":R}` (or the validation report) as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
 }
 
 /// Connects a publisher with the shared flags; on failure prints the cause
@@ -194,7 +202,9 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
                 published.revision
             );
             print_published(published, args.json);
-            EXIT_OK
+            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
+                .await
+                .unwrap_or(EXIT_OK)
         }
         Err(PublishError::Invalid(errors)) => {
             print_invalid(&source, &errors, args.json);
@@ -217,7 +227,9 @@ pub async fn run_clear(args: ClearArgs) -> u8 {
                 args.etcd.key, published.revision
             );
             print_published(published, args.json);
-            EXIT_OK
+            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
+                .await
+                .unwrap_or(EXIT_OK)
         }
         Err(e) => report_publish_error(&e, args.json),
     }
@@ -244,7 +256,9 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
                 args.etcd.key, args.revision, published.revision
             );
             print_published(published, args.json);
-            EXIT_OK
+            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
+                .await
+                .unwrap_or(EXIT_OK)
         }
         Err(PublishError::Invalid(errors)) => {
             print_invalid(&format!("revision {}", args.revision), &errors, args.json);

@@ -497,7 +497,9 @@ async fn unreachable_etcd_exits_2_with_the_cause_within_the_connect_timeout() {
     assert_eq!(out.code, 1, "{out:?}");
 }
 
-#[tokio::test]
+// Multi-threaded: `ctl` blocks its thread while the in-process stores must
+// keep their leases alive on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_lists_the_instances_as_they_report_themselves() {
     use directive_etcd::{EtcdDirectiveStore, StoreOptions};
     let cluster = etcd().await;
@@ -551,8 +553,55 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     assert_eq!(instances[0]["id"], "b");
     assert_eq!(instances[0]["applied_revision"], r1);
 
-    // A hand-written garbage report is listed as invalid; nothing crashes.
+    // `--wait`: returns once both applied the write.
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--wait", "15s"]), TWO);
+    assert_eq!(out.code, 0, "{out:?}");
+    let r2: i64 = out.stdout.trim().parse().expect("revision");
+    assert!(
+        out.stderr.contains(&format!("2/2 applied r{r2}")),
+        "{out:?}"
+    );
+    // A straggler (a report that never moves) makes it time out, named.
+    let stuck = directive_core::Status {
+        state: directive_core::State::Live,
+        applied_revision: r2,
+        observed_revision: r2,
+        ..directive_core::Status::default()
+    };
+    let ghost = directive_core::instance::InstanceReport::from_status(
+        "ghost",
+        &std::collections::BTreeMap::new(),
+        "0.0.0",
+        &stuck,
+        0,
+    );
     let mut client = cluster.client().await.expect("client");
+    client
+        .put(format!("{key}/instances/ghost"), ghost.encode(), None)
+        .await
+        .expect("put");
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--wait", "1s"]), ONE);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("2 of 3 instance(s) applied"), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("  ghost: live at r{r2}")),
+        "{out:?}"
+    );
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["publish", "-", "--wait", "5s", "--min-ready", "60%"],
+        ),
+        TWO,
+    );
+    assert_eq!(out.code, 0, "2 of 3 is enough for 60%: {out:?}");
+    client
+        .delete(format!("{key}/instances/ghost"), None)
+        .await
+        .expect("delete");
+
+    // A hand-written garbage report is listed as invalid; nothing crashes.
     client
         .put(format!("{key}/instances/junk"), "{\"id\":1}", None)
         .await
