@@ -76,6 +76,7 @@ pub async fn run(args: Args) -> u8 {
     } else {
         print_human(&args.etcd.key, value.is_some(), &report, revision, now);
     }
+    crate::rollout::warn_if_unwatched(&publisher, &args.etcd.key).await;
     if report.ok {
         EXIT_OK
     } else {

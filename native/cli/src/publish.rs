@@ -23,7 +23,7 @@ use directive_etcd::{PublishError, Published, Publisher};
 
 use crate::etcd_args::EtcdArgs;
 use crate::input::{read_document, source_name};
-use crate::rollout::{wait, WaitArgs};
+use crate::rollout::{wait, warn_if_unwatched, WaitArgs};
 use crate::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_OK};
 
 /// Arguments of `publish`.
@@ -202,6 +202,9 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
                 published.revision
             );
             print_published(published, args.json);
+            if args.wait.is_none() {
+                warn_if_unwatched(&publisher, &args.etcd.key).await;
+            }
             wait(&publisher, &args.etcd.key, published.revision, &args.wait)
                 .await
                 .unwrap_or(EXIT_OK)

@@ -64,6 +64,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+impl WaitArgs {
+    /// True when `--wait` was not given.
+    pub fn is_none(&self) -> bool {
+        self.wait.is_none()
+    }
+}
+
 fn parse_min_ready(text: &str) -> Result<MinReady, String> {
     let bad = || format!("{text:?}: expected a count (3) or a percentage (75%)");
     match text.strip_suffix('%') {
@@ -89,6 +96,17 @@ async fn reports(publisher: &Publisher) -> Result<Vec<InstanceReport>, u8> {
             Listed::Invalid { .. } => None,
         })
         .collect())
+}
+
+/// Warns on stderr when no instance reports on `key`: a typo in `--key`
+/// (or a fleet that does not report) otherwise looks like success. Reading
+/// the reports failing is not worth a warning of its own.
+pub async fn warn_if_unwatched(publisher: &Publisher, key: &str) {
+    if let Ok(fleet) = publisher.fleet().await {
+        if fleet.instances.is_empty() {
+            eprintln!("directivectl: warning: no instance reports on {key} (is --key right?)");
+        }
+    }
 }
 
 /// `b: live at r15` or `b: stale since ...Z at r15`.

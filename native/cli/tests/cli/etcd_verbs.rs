@@ -624,6 +624,17 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
         out.stderr.contains("no instance reports on cli/fleet-typo"),
         "{out:?}"
     );
+    for verb in [&["get"][..], &["publish", "-"][..]] {
+        let out = ctl(&on(&cluster, "cli/fleet-typo", verb), ONE);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stderr
+                .contains("warning: no instance reports on cli/fleet-typo"),
+            "{verb:?}: {out:?}"
+        );
+    }
+    let out = ctl(&on(&cluster, key, &["get"]), b"");
+    assert!(!out.stderr.contains("warning"), "{out:?}");
     a.shutdown().await;
     b.shutdown().await;
 }
