@@ -73,6 +73,17 @@ pub enum ReportState {
     Stale,
 }
 
+impl ReportState {
+    /// The state's name, as serialized: `initializing`, `live` or `stale`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Initializing => "initializing",
+            ReportState::Live => "live",
+            ReportState::Stale => "stale",
+        }
+    }
+}
+
 /// The last value an instance refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -363,6 +374,14 @@ mod tests {
         assert_eq!(report.rejection.as_ref().map(|r| &r.codes), Some(&codes));
         assert!(!text.contains("Loud"), "no input value leaks: {text}");
         assert_eq!(report.rejection.as_ref().map(|r| r.revision), Some(9));
+        for state in [
+            ReportState::Initializing,
+            ReportState::Live,
+            ReportState::Stale,
+        ] {
+            let serialized = serde_json::to_string(&state).expect("json");
+            assert_eq!(serialized, format!("\"{}\"", state.as_str()));
+        }
     }
 
     #[test]

@@ -81,11 +81,7 @@ pub async fn run(args: Args) -> u8 {
 
 /// `ID  STATE  rREV  current|behind  SINCE  LABELS  REFUSED`.
 fn line(r: &InstanceReport, key_revision: i64) -> String {
-    let state = match r.state {
-        ReportState::Initializing => "initializing",
-        ReportState::Live => "live",
-        ReportState::Stale => "stale",
-    };
+    let state = r.state.as_str();
     let position = if r.applied_revision >= key_revision {
         "current"
     } else {

@@ -63,15 +63,12 @@ pub async fn run(args: Args) -> u8 {
         },
     };
     if args.json {
-        match serde_json::to_string(&GetOutput {
+        let printed = crate::print_json(&GetOutput {
             report: &report,
             revision,
-        }) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("directivectl: {e}");
-                return crate::EXIT_ERROR;
-            }
+        });
+        if printed != EXIT_OK {
+            return printed;
         }
     } else {
         print_human(&args.etcd.key, value.is_some(), &report, revision, now);

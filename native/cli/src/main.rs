@@ -36,7 +36,13 @@ const EXIT_CONFLICT: u8 = 3;
 /// Prints `value` as one line of JSON: [`EXIT_OK`], or [`EXIT_ERROR`] with
 /// the reason when it cannot be serialized.
 fn print_json(value: &impl serde::Serialize) -> u8 {
-    match serde_json::to_string(value) {
+    print_serialized(serde_json::to_string(value))
+}
+
+/// Prints serialized JSON: [`EXIT_OK`], or [`EXIT_ERROR`] with the reason
+/// when serializing failed.
+fn print_serialized(serialized: serde_json::Result<String>) -> u8 {
+    match serialized {
         Ok(text) => {
             println!("{text}");
             EXIT_OK

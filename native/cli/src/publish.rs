@@ -173,6 +173,21 @@ fn print_published(published: Published, json: bool) {
     }
 }
 
+/// Prints a write and, with `--wait`, waits for the fleet to apply it: the
+/// exit code of `publish`, `rollback` and `clear` once the write succeeded.
+async fn finish(
+    publisher: &Publisher,
+    key: &str,
+    published: Published,
+    json: bool,
+    wait_args: &WaitArgs,
+) -> u8 {
+    print_published(published, json);
+    wait(publisher, key, published.revision, wait_args)
+        .await
+        .unwrap_or(EXIT_OK)
+}
+
 /// Runs `publish`.
 pub async fn run_publish(args: PublishArgs) -> u8 {
     let bytes = match read_document(&args.file) {
@@ -201,13 +216,10 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
                 args.etcd.key,
                 published.revision
             );
-            print_published(published, args.json);
             if args.wait.is_none() {
                 warn_if_unwatched(&publisher, &args.etcd.key).await;
             }
-            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
-                .await
-                .unwrap_or(EXIT_OK)
+            finish(&publisher, &args.etcd.key, published, args.json, &args.wait).await
         }
         Err(PublishError::Invalid(errors)) => {
             print_invalid(&source, &errors, args.json);
@@ -229,10 +241,7 @@ pub async fn run_clear(args: ClearArgs) -> u8 {
                 "cleared {} at revision {}: every instance now applies the empty set",
                 args.etcd.key, published.revision
             );
-            print_published(published, args.json);
-            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
-                .await
-                .unwrap_or(EXIT_OK)
+            finish(&publisher, &args.etcd.key, published, args.json, &args.wait).await
         }
         Err(e) => report_publish_error(&e, args.json),
     }
@@ -258,10 +267,7 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
                 "rolled {} back to the set of revision {}, now revision {}",
                 args.etcd.key, args.revision, published.revision
             );
-            print_published(published, args.json);
-            wait(&publisher, &args.etcd.key, published.revision, &args.wait)
-                .await
-                .unwrap_or(EXIT_OK)
+            finish(&publisher, &args.etcd.key, published, args.json, &args.wait).await
         }
         Err(PublishError::Invalid(errors)) => {
             print_invalid(&format!("revision {}", args.revision), &errors, args.json);

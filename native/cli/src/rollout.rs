@@ -127,11 +127,11 @@ fn describe(r: &InstanceReport) -> String {
 pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitArgs) -> Option<u8> {
     let timeout = args.wait?;
     let deadline = Instant::now() + timeout;
-    let initial = match reports(publisher).await {
+    let mut now = match reports(publisher).await {
         Ok(r) => r,
         Err(code) => return Some(code),
     };
-    let targets: Vec<String> = initial
+    let targets: Vec<String> = now
         .iter()
         .filter(|r| r.state == ReportState::Live)
         .map(|r| r.id.clone())
@@ -148,10 +148,6 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
     let terminal = std::io::stderr().is_terminal();
     let mut shown = None;
     loop {
-        let now = match reports(publisher).await {
-            Ok(r) => r,
-            Err(code) => return Some(code),
-        };
         if let Some(refusal) = now.iter().find(|r| {
             r.applied_revision < revision
                 && r.rejection.as_ref().is_some_and(|j| j.revision >= revision)
@@ -204,6 +200,10 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
             return Some(EXIT_TIMEOUT);
         }
         tokio::time::sleep(POLL).await;
+        now = match reports(publisher).await {
+            Ok(r) => r,
+            Err(code) => return Some(code),
+        };
     }
 }
 

@@ -3,7 +3,7 @@
 
 use directive_core::schema;
 
-use crate::{EXIT_ERROR, EXIT_OK};
+use crate::print_serialized;
 
 /// Arguments of `schema`.
 #[derive(clap::Args)]
@@ -25,14 +25,5 @@ pub fn run(args: &Args) -> u8 {
     } else {
         serde_json::to_string_pretty(&schema)
     };
-    match text {
-        Ok(text) => {
-            println!("{text}");
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("directivectl: {e}");
-            EXIT_ERROR
-        }
-    }
+    print_serialized(text)
 }

@@ -128,7 +128,7 @@ impl<H: Hook> Proxy<H> {
                     HeaderProblem::TooLong => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                return error_text(status, &bad.to_string());
+                return error(status, &bad.to_string());
             }
         };
         forwarded_identity(req.headers_mut(), host, &attrs);
@@ -220,11 +220,7 @@ fn forwarded_identity(
     }
 }
 
-fn error(status: StatusCode, message: &'static str) -> http::Response<ProxyBody> {
-    error_text(status, message)
-}
-
-fn error_text(status: StatusCode, message: &str) -> http::Response<ProxyBody> {
+fn error(status: StatusCode, message: &str) -> http::Response<ProxyBody> {
     let body = Full::new(Bytes::from(
         serde_json::json!({ "error": message }).to_string(),
     ))

@@ -131,6 +131,7 @@ async fn walk_generation(
     limits: &Limits,
 ) -> Result<Vec<HistoryEntry>, PublishError> {
     let mut kv_client = client.kv_client();
+    let now = now_ms();
     let mut entries = Vec::with_capacity(limit);
     while entries.len() < limit && revision > 0 {
         let opts = GetOptions::new().with_revision(revision);
@@ -140,12 +141,7 @@ async fn walk_generation(
             Err(e) => return Err(e.into()),
         };
         let Some(kv) = resp.kvs().first() else { break };
-        entries.push(HistoryEntry::of(
-            kv.mod_revision(),
-            kv.value(),
-            now_ms(),
-            limits,
-        ));
+        entries.push(HistoryEntry::of(kv.mod_revision(), kv.value(), now, limits));
         revision = kv.mod_revision() - 1;
     }
     Ok(entries)

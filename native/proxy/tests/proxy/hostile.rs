@@ -78,8 +78,9 @@ async fn proxy(
     addr
 }
 
-/// One raw HTTP/1.1 exchange; the response head, lowercased.
-fn exchange(addr: SocketAddr, request: &str) -> String {
+/// One raw HTTP/1.1 exchange, read until `complete` says the response so
+/// far is whole, the peer closes, or 5 s pass; lowercased.
+fn exchange_until(addr: SocketAddr, request: &str, complete: fn(&str) -> bool) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -87,13 +88,27 @@ fn exchange(addr: SocketAddr, request: &str) -> String {
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = Vec::new();
     let mut buf = [0u8; 4096];
-    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !complete(&String::from_utf8_lossy(&response)) {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => response.extend_from_slice(&buf[..n]),
         }
     }
     String::from_utf8_lossy(&response).to_lowercase()
+}
+
+/// The response head, lowercased.
+fn exchange(addr: SocketAddr, request: &str) -> String {
+    exchange_until(addr, request, |r| r.contains("\r\n\r\n"))
+}
+
+/// The whole response (its body is a JSON object), lowercased.
+fn exchange_full(addr: SocketAddr, request: &str) -> String {
+    exchange_until(addr, request, |r| {
+        r.split_once("\r\n\r\n")
+            .is_some_and(|(_, body)| body.ends_with('}'))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,33 +366,6 @@ async fn host_and_attribute_headers_are_checked_before_forwarding() {
         "only valid requests were forwarded"
     );
     shutdown.cancel();
-}
-
-/// One raw exchange read to the end of the body (the connection is closed
-/// by the request or by a refusal); lowercased.
-fn exchange_full(addr: SocketAddr, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    // Until the body (a JSON object) is complete, the peer closes, or 5 s.
-    while Instant::now() < deadline {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-        }
-        let text = String::from_utf8_lossy(&response);
-        if let Some((_, body)) = text.split_once("\r\n\r\n") {
-            if body.ends_with('}') {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&response).to_lowercase()
 }
 
 /// CPU time (user + system, in clock ticks) a process has used so far.

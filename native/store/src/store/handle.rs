@@ -186,26 +186,19 @@ impl EtcdDirectiveStore {
     /// for it. The last snapshot stays loadable. Idempotent.
     pub async fn shutdown(&self) {
         self.inner.cancel.cancel();
-        let task = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            // A panic in the task has already been reported by tokio.
-            let _ = task.await;
-        }
+        join(&self.inner.task).await;
         // The reporter revokes its lease: the instance leaves the fleet view.
-        let reporter = self
-            .inner
-            .reporter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(reporter) = reporter {
-            let _ = reporter.await;
-        }
+        join(&self.inner.reporter).await;
+    }
+}
+
+/// Waits for the task in `slot`, if it is still there (taking it, so a
+/// second shutdown returns at once).
+async fn join(slot: &Mutex<Option<JoinHandle<()>>>) {
+    let task = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(task) = task {
+        // A panic in the task has already been reported by tokio.
+        let _ = task.await;
     }
 }
 
