@@ -18,6 +18,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod fleet;
+
+pub use fleet::{Fleet, FleetStatus, Listed, ListedInstance, Progress, Rollout, Straggler};
+
 use crate::{State, Status};
 
 /// Largest report accepted, in bytes.

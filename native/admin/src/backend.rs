@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use directive_core::{Origin, Snapshot, Stamped, State, Status};
+use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::memory::MemoryBackend;
@@ -31,7 +32,33 @@ pub enum Backend {
     Memory(MemoryBackend),
 }
 
+/// Where the data behind the API lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum Source {
+    /// A key of an etcd cluster.
+    Etcd {
+        /// The cluster's endpoints, as configured.
+        endpoints: Vec<String>,
+        /// The directive key.
+        key: String,
+    },
+    /// The process-local key.
+    Memory,
+}
+
 impl Backend {
+    /// Which key of which etcd (or the in-memory key).
+    pub fn source(&self) -> Source {
+        match self {
+            Backend::Etcd { publisher, .. } => Source::Etcd {
+                endpoints: publisher.options().endpoints().to_vec(),
+                key: publisher.options().key().to_owned(),
+            },
+            Backend::Memory(_) => Source::Memory,
+        }
+    }
+
     /// The applied snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         match self {

@@ -15,8 +15,10 @@ use directive_core::{decode, stamp, validate, ValidationReport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::backend::Source;
 use super::body::{read_limited, require_json};
 use super::error::{json_body, json_body_text, ApiError};
+use super::fleet::fleet_json;
 use super::state::AppState;
 use directive_etcd::clock::now_ms;
 
@@ -65,7 +67,9 @@ pub(crate) async fn readyz(State(state): Shared) -> Response {
 /// `GET /api/history/{revision}`). It is `null` when no value is applied
 /// (the key is absent, or nothing valid was found). `stored_differs` is
 /// true when the key's current value (`stored_revision`, 0 = absent) is not
-/// the one applied: refused, or not applied yet.
+/// the one applied: refused, or not applied yet. `source` says which key of
+/// which etcd (or the in-memory key) this is, so an operator knows what
+/// they are editing.
 pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, ApiError> {
     let backend = state.ready_backend()?;
     let snapshot = backend.snapshot();
@@ -87,6 +91,7 @@ pub(crate) async fn get_directives(State(state): Shared) -> Result<Response, Api
         document: from_value.then(|| snapshot.set.to_wire_json_pretty()),
         stored_revision,
         stored_differs,
+        source: backend.source(),
     };
     Ok(with_etag(json_body(body), revision))
 }
@@ -101,6 +106,7 @@ struct AppliedSet {
     document: Option<String>,
     stored_revision: i64,
     stored_differs: bool,
+    source: Source,
 }
 
 /// The body of `GET /api/history/{revision}`.
@@ -254,9 +260,10 @@ pub(crate) async fn rollback(
     ))
 }
 
-/// `GET /api/fleet`: `{"instances":[...]}` (empty outside the demo).
+/// `GET /api/fleet`: the instances reporting on the key and the rollout of
+/// its latest write (no instances under an in-memory backend).
 pub(crate) async fn fleet(State(state): Shared) -> Response {
-    json_body(json!({ "instances": state.fleet.rows() }))
+    json_body(fleet_json(&state.fleet.now()))
 }
 
 /// Any other `/api/...` path (after the token check).

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::fleet::{FleetBoard, InstanceReport};
+use super::fleet::{fleet_json, FleetView};
 use directive_etcd::StoreEvent;
 
 /// How many events a client may fall behind before it is told it lagged.
@@ -64,10 +64,10 @@ impl EventHub {
         });
     }
 
-    /// Sends a `fleet` event on every change of the board until `cancel`.
-    pub(crate) fn forward_fleet(&self, board: &FleetBoard, cancel: CancellationToken) {
+    /// Sends a `fleet` event on every change of the view until `cancel`.
+    pub(crate) fn forward_fleet(&self, view: &FleetView, cancel: CancellationToken) {
         let hub = self.clone();
-        let mut rows = board.subscribe();
+        let mut rows = view.subscribe();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -86,7 +86,11 @@ pub(crate) fn store_event_line(event: &StoreEvent) -> String {
     serde_json::to_string(event).unwrap_or_default()
 }
 
-/// `{"event":"fleet","instances":[...]}`.
-pub(crate) fn fleet_event_line(rows: &[InstanceReport]) -> String {
-    json!({"event": "fleet", "instances": rows}).to_string()
+/// `{"event":"fleet", ...}` with the body of `GET /api/fleet`.
+pub(crate) fn fleet_event_line(fleet: &directive_etcd::Fleet) -> String {
+    let mut line = fleet_json(fleet);
+    if let Some(object) = line.as_object_mut() {
+        object.insert("event".to_owned(), "fleet".into());
+    }
+    line.to_string()
 }

@@ -14,7 +14,8 @@
 //! - `backend` and `memory`: what the API reads and writes;
 //! - `auth`: the token and its constant-time check;
 //! - `routes`, `handlers`, `body`, `sse`, `ui`: the HTTP surface;
-//! - `hub` and `fleet`: the event fan-out and the fleet board;
+//! - `hub` and `fleet`: the event fan-out and the fleet view (the
+//!   instances' reports);
 //! - `listen`: the listen policy, TLS and the bounded accept loop;
 //! - `error`: every error status and its JSON body.
 
@@ -33,10 +34,9 @@ mod state;
 mod ui;
 
 pub use auth::{AdminToken, MIN_TOKEN_LEN, TOKEN_ENV};
-pub use backend::Backend;
+pub use backend::{Backend, Source};
 pub use directive_conn::ConnectionLimits;
 pub use error::ApiError;
-pub use fleet::{FleetBoard, InstanceReport};
 pub use listen::{
     check_policy, load_tls, start, ListenError, ListenOptions, RunningServer, TlsFiles,
 };

@@ -1,8 +1,8 @@
 //! `GET /api/events`: Server-Sent Events.
 //!
 //! A client first gets one `state` event with what is applied now (so it
-//! never has to race a separate GET against the stream), then, if there is a
-//! fleet, one `fleet` event, then every store event (`applied`, `rejected`,
+//! never has to race a separate GET against the stream), then one `fleet`
+//! event (the body of `GET /api/fleet`), then every store event (`applied`, `rejected`,
 //! `status`: the objects of `directivectl watch --json`) and `fleet` change
 //! as they happen, each as one `data:` line of JSON. A comment line every
 //! 15 s keeps proxies from closing an idle stream. The stream ends when the
@@ -50,10 +50,7 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>) -> Result<Respons
         })
         .to_string(),
     );
-    let rows = state.fleet.rows();
-    if !rows.is_empty() {
-        initial.push_back(fleet_event_line(&rows));
-    }
+    initial.push_back(fleet_event_line(&state.fleet.now()));
     let stream = event_stream(initial, rx, state.cancel.clone(), permit);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

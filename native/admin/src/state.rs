@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::auth::AdminToken;
 use super::backend::Backend;
 use super::error::ApiError;
-use super::fleet::FleetBoard;
+use super::fleet::FleetView;
 use super::hub::EventHub;
 
 /// How the admin app is configured (everything but where it listens).
@@ -64,19 +64,19 @@ pub(crate) struct AppState {
     pub(crate) config: AdminConfig,
     backend: RwLock<Option<Arc<Backend>>>,
     pub(crate) hub: EventHub,
-    pub(crate) fleet: FleetBoard,
+    pub(crate) fleet: FleetView,
     pub(crate) cancel: CancellationToken,
     pub(crate) event_streams: Arc<Semaphore>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: AdminConfig, fleet: FleetBoard) -> Self {
+    pub(crate) fn new(config: AdminConfig) -> Self {
         let max_event_streams = config.max_event_streams;
         AppState {
             config,
             backend: RwLock::new(None),
             hub: EventHub::new(),
-            fleet,
+            fleet: FleetView::new(),
             cancel: CancellationToken::new(),
             event_streams: Arc::new(Semaphore::new(max_event_streams)),
         }
@@ -100,12 +100,18 @@ impl AppState {
     pub(crate) fn set_backend(&self, backend: Backend) {
         self.hub
             .forward_store(backend.events(), self.cancel.clone());
+        if let Backend::Etcd { publisher, .. } = &backend {
+            self.fleet.follow(
+                publisher.watch_fleet(self.cancel.clone()),
+                self.cancel.clone(),
+            );
+        }
         *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(backend));
     }
 }
 
 /// The admin app: its configuration, backend slot, event hub and fleet
-/// board. Cheap to clone.
+/// view. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AdminApp {
     pub(crate) state: Arc<AppState>,
@@ -113,16 +119,12 @@ pub struct AdminApp {
 
 impl AdminApp {
     /// An app with no backend yet (routes under `/api` answer 503 until
-    /// [`AdminApp::set_backend`]) and an empty fleet board. Must be called
-    /// inside a Tokio runtime (it starts the fleet forwarder).
+    /// [`AdminApp::set_backend`]). Its fleet view is empty until an etcd
+    /// backend is set; it then follows the instances' reports on the key.
+    /// Must be called inside a Tokio runtime (it starts the fleet
+    /// forwarder).
     pub fn new(config: AdminConfig) -> Self {
-        Self::with_fleet(config, FleetBoard::new())
-    }
-
-    /// As [`AdminApp::new`], showing `fleet` at `/api/fleet` and in the
-    /// event stream.
-    pub fn with_fleet(config: AdminConfig, fleet: FleetBoard) -> Self {
-        let state = Arc::new(AppState::new(config, fleet));
+        let state = Arc::new(AppState::new(config));
         state.hub.forward_fleet(&state.fleet, state.cancel.clone());
         AdminApp { state }
     }
@@ -136,11 +138,6 @@ impl AdminApp {
     /// The backend, once set.
     pub fn backend(&self) -> Option<Arc<Backend>> {
         self.state.backend()
-    }
-
-    /// The fleet board this app shows.
-    pub fn fleet(&self) -> &FleetBoard {
-        &self.state.fleet
     }
 
     /// The axum router of the whole app (API, probes, UI).

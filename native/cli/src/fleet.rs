@@ -1,22 +1,30 @@
 //! `directivectl fleet`: the instances watching the key, as they report
 //! themselves under `<key>/instances/` (ADR 0011): which revision each
-//! applies, whether it is current, live or stale and since when, and the
-//! last value it refused.
+//! applies, whether it has the key's latest write and why not, live or
+//! stale and since when, and the last value it refused. `--watch` follows
+//! the reports through one etcd watch, the way `kubectl get -w` does.
 
-use directive_core::instance::{InstanceReport, ReportState};
-use directive_etcd::{Fleet, Listed};
+use std::collections::BTreeMap;
+
+use directive_core::instance::{InstanceReport, Progress, Rollout};
+use directive_etcd::{Fleet, Listed, ListedInstance};
+use tokio_util::sync::CancellationToken;
 
 use crate::etcd_args::EtcdArgs;
 use crate::history::iso8601_utc;
 use crate::publish::{connect_publisher, report_publish_error};
+use crate::watch::Signals;
 use crate::{print_json, EXIT_ERROR, EXIT_OK};
 
 /// Arguments of `fleet`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  directivectl fleet --endpoints http://127.0.0.1:2379 --selector zone=eu-1\n\n\
-    One line per instance: id, state, applied revision, `current` or `behind` the key's \
-    revision, since (UTC), labels, last refused revision and codes; then a summary. \
+    after_help = "Examples:\n  directivectl fleet --endpoints http://127.0.0.1:2379 --selector zone=eu-1\n  \
+    directivectl fleet --watch --json\n\n\
+    One line per instance: id, state, applied revision, whether it has the key's latest \
+    write (`applied`, or why not: lagging, stale, initializing, refused), since (UTC), labels, \
+    last refused revision and codes; then a summary. With --watch, the changed lines and a \
+    summary on every change (`ID gone` when a report disappears) until Ctrl-C. \
     Instances report only when their store opts in (StoreOptions::with_instance)."
 )]
 pub struct Args {
@@ -25,10 +33,13 @@ pub struct Args {
     /// Only instances with this label (`name=value`, repeatable: all must match).
     #[arg(long = "selector", value_name = "NAME=VALUE")]
     selectors: Vec<String>,
-    /// Print `{"key_revision","instances":[...]}` (an invalid report is
-    /// `{"id","invalid"}`).
+    /// Print `{"key_revision","rollout","instances":[...]}` (an invalid
+    /// report is `{"id","invalid"}`); with --watch, one such line per change.
     #[arg(long)]
     json: bool,
+    /// Keep following the reports and print every change.
+    #[arg(long)]
+    watch: bool,
 }
 
 /// Runs `fleet`.
@@ -47,20 +58,26 @@ pub async fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut fleet = match publisher.fleet().await {
-        Ok(fleet) => fleet,
+    let select = |mut fleet: Fleet| {
+        if !selectors.is_empty() {
+            fleet.instances.retain(|i| match &i.report {
+                Listed::Report(r) => selectors
+                    .iter()
+                    .all(|(n, v)| r.labels.get(*n).map(String::as_str) == Some(*v)),
+                Listed::Invalid { .. } => false,
+            });
+        }
+        fleet
+    };
+    if args.watch {
+        return watch(&publisher, &args, select).await;
+    }
+    let fleet = match publisher.fleet().await {
+        Ok(fleet) => select(fleet),
         Err(e) => return report_publish_error(&e, false),
     };
-    if !selectors.is_empty() {
-        fleet.instances.retain(|i| match &i.report {
-            Listed::Report(r) => selectors
-                .iter()
-                .all(|(n, v)| r.labels.get(*n).map(String::as_str) == Some(*v)),
-            Listed::Invalid { .. } => false,
-        });
-    }
     if args.json {
-        return print_json(&fleet);
+        return print_json(&fleet.status());
     }
     if fleet.instances.is_empty() {
         eprintln!(
@@ -69,24 +86,77 @@ pub async fn run(args: Args) -> u8 {
             args.etcd.key
         );
     }
+    let rollout = fleet.rollout(fleet.key_revision);
     for instance in &fleet.instances {
-        match &instance.report {
-            Listed::Report(r) => println!("{}", line(r, fleet.key_revision)),
-            Listed::Invalid { invalid } => println!("{}\tinvalid report: {invalid}", instance.id),
-        }
+        println!("{}", line(instance, fleet.key_revision));
     }
-    println!("{}", summary(&fleet));
+    println!("{}", summary(&fleet, &rollout));
     EXIT_OK
 }
 
-/// `ID  STATE  rREV  current|behind  SINCE  LABELS  REFUSED`.
-fn line(r: &InstanceReport, key_revision: i64) -> String {
-    let state = r.state.as_str();
-    let position = if r.applied_revision >= key_revision {
-        "current"
-    } else {
-        "behind"
+/// `--watch`: the listing, then every change, until a signal.
+async fn watch(
+    publisher: &directive_etcd::Publisher,
+    args: &Args,
+    select: impl Fn(Fleet) -> Fleet,
+) -> u8 {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("directivectl: cannot handle signals: {e}");
+            return EXIT_ERROR;
+        }
     };
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let mut updates = publisher.watch_fleet(cancel);
+    // The receiver starts empty: wait for the first listing.
+    let mut shown: BTreeMap<String, String> = BTreeMap::new();
+    let mut first = true;
+    loop {
+        tokio::select! {
+            () = signals.recv() => return EXIT_OK,
+            changed = updates.changed() => if changed.is_err() { return EXIT_ERROR },
+        }
+        let fleet = select(updates.borrow_and_update().clone());
+        if args.json {
+            let code = print_json(&fleet.status());
+            if code != EXIT_OK {
+                return code;
+            }
+            continue;
+        }
+        let lines: BTreeMap<String, String> = fleet
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), line(i, fleet.key_revision)))
+            .collect();
+        for (id, text) in &lines {
+            if shown.get(id) != Some(text) {
+                println!("{text}");
+            }
+        }
+        for id in shown.keys().filter(|id| !lines.contains_key(*id)) {
+            println!("{id}\tgone");
+        }
+        if first || lines != shown {
+            println!("{}", summary(&fleet, &fleet.rollout(fleet.key_revision)));
+        }
+        shown = lines;
+        first = false;
+    }
+}
+
+/// `ID  STATE  rREV  PROGRESS  SINCE  LABELS  REFUSED`, or the invalid
+/// report's reason.
+fn line(instance: &ListedInstance, key_revision: i64) -> String {
+    let r: &InstanceReport = match &instance.report {
+        Listed::Report(r) => r,
+        Listed::Invalid { invalid } => {
+            return format!("{}\tinvalid report: {invalid}", instance.id)
+        }
+    };
+    let progress = progress_name(r.progress(key_revision));
     let since = r
         .stale_since_ms
         .or(r.applied_at_ms)
@@ -105,35 +175,51 @@ fn line(r: &InstanceReport, key_revision: i64) -> String {
         |j| format!("r{} {}", j.revision, j.codes.join(",")),
     );
     format!(
-        "{}\t{state}\tr{}\t{position}\t{since}\t{labels}\t{refused}",
-        r.id, r.applied_revision
+        "{}\t{}\tr{}\t{progress}\t{since}\t{labels}\t{refused}",
+        r.id,
+        r.state.as_str(),
+        r.applied_revision
     )
 }
 
-/// `5 instances, 4 at revision 17 (the key's), 1 stale since ...Z, 0 invalid`.
-fn summary(fleet: &Fleet) -> String {
-    let reports: Vec<&InstanceReport> = fleet
-        .instances
-        .iter()
-        .filter_map(|i| match &i.report {
-            Listed::Report(r) => Some(r.as_ref()),
-            Listed::Invalid { .. } => None,
-        })
-        .collect();
-    let current = reports
-        .iter()
-        .filter(|r| r.state == ReportState::Live && r.applied_revision >= fleet.key_revision)
-        .count();
-    let stale: Vec<u64> = reports.iter().filter_map(|r| r.stale_since_ms).collect();
-    let mut text = format!(
-        "{} instance(s), {current} live at the key's revision {}",
-        fleet.instances.len(),
-        fleet.key_revision
-    );
-    if let Some(first) = stale.iter().min() {
-        text += &format!(", {} stale since {}", stale.len(), iso8601_utc(*first));
+fn progress_name(progress: Progress) -> &'static str {
+    match progress {
+        Progress::Applied => "applied",
+        Progress::Refused => "refused",
+        Progress::Stale => "stale",
+        Progress::Initializing => "initializing",
+        Progress::Lagging => "lagging",
     }
-    let invalid = fleet.instances.len() - reports.len();
+}
+
+/// `5 instance(s), 4 at r17 (the key's latest write), 1 stale since ...Z, 1 invalid report(s)`.
+fn summary(fleet: &Fleet, rollout: &Rollout) -> String {
+    let mut text = format!(
+        "{} instance(s), {} at r{} (the key's latest write)",
+        fleet.instances.len(),
+        rollout.applied,
+        rollout.revision
+    );
+    for progress in [
+        Progress::Refused,
+        Progress::Stale,
+        Progress::Lagging,
+        Progress::Initializing,
+    ] {
+        let behind: Vec<_> = rollout
+            .stragglers
+            .iter()
+            .filter(|s| s.progress == progress)
+            .collect();
+        if behind.is_empty() {
+            continue;
+        }
+        text += &format!(", {} {}", behind.len(), progress_name(progress));
+        if let Some(first) = behind.iter().filter_map(|s| s.since_ms).min() {
+            text += &format!(" since {}", iso8601_utc(first));
+        }
+    }
+    let invalid = fleet.instances.len() - rollout.instances;
     if invalid > 0 {
         text += &format!(", {invalid} invalid report(s)");
     }

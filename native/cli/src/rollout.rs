@@ -3,17 +3,18 @@
 //! `kubectl rollout status` waits for a Deployment.
 //!
 //! Ready means an instance reports an applied revision at or after the
-//! written one. The default target is every instance that is live when the
-//! wait starts; `--min-ready N` or `P%` lowers it. Exit 0 when satisfied,
-//! [`EXIT_TIMEOUT`] naming every straggler, [`crate::EXIT_INVALID`] at once
+//! written one (`InstanceReport::progress`, the rule every reader shares).
+//! The default target is every instance that is live when the wait starts;
+//! `--min-ready N` or `P%` lowers it. Exit 0 when satisfied, [`EXIT_TIMEOUT`] naming every straggler, [`crate::EXIT_INVALID`] at once
 //! when an instance refused the written revision (only possible when
 //! instances run a different decoder version than this CLI).
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use directive_core::instance::{InstanceReport, ReportState};
-use directive_etcd::{Listed, Publisher};
+use directive_core::instance::{InstanceReport, Progress, ReportState};
+use directive_etcd::Publisher;
+use tokio_util::sync::CancellationToken;
 
 use crate::history::iso8601_utc;
 use crate::publish::report_publish_error;
@@ -21,9 +22,6 @@ use crate::{EXIT_INVALID, EXIT_OK};
 
 /// Exit code: `--wait` timed out before enough instances applied the write.
 pub const EXIT_TIMEOUT: u8 = 4;
-
-/// How often the reports are read while waiting.
-const POLL: Duration = Duration::from_millis(100);
 
 /// The `--wait` flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -82,22 +80,6 @@ fn parse_min_ready(text: &str) -> Result<MinReady, String> {
     }
 }
 
-/// The valid reports now.
-async fn reports(publisher: &Publisher) -> Result<Vec<InstanceReport>, u8> {
-    let fleet = publisher
-        .fleet()
-        .await
-        .map_err(|e| report_publish_error(&e, false))?;
-    Ok(fleet
-        .instances
-        .into_iter()
-        .filter_map(|i| match i.report {
-            Listed::Report(r) => Some(*r),
-            Listed::Invalid { .. } => None,
-        })
-        .collect())
-}
-
 /// Warns on stderr when no instance reports on `key`: a typo in `--key`
 /// (or a fleet that does not report) otherwise looks like success. Reading
 /// the reports failing is not worth a warning of its own.
@@ -109,30 +91,32 @@ pub async fn warn_if_unwatched(publisher: &Publisher, key: &str) {
     }
 }
 
-/// `b: live at r15` or `b: stale since ...Z at r15`.
-fn describe(r: &InstanceReport) -> String {
-    match (r.state, r.stale_since_ms) {
-        (ReportState::Stale, Some(since)) => format!(
+/// `b: stale since ...Z at r15`, `b: lagging at r15`, ...
+fn describe(r: &InstanceReport, revision: i64) -> String {
+    match r.progress(revision) {
+        Progress::Stale => format!(
             "{}: stale since {} at r{}",
             r.id,
-            iso8601_utc(since),
+            r.stale_since_ms.map_or_else(|| "?".to_owned(), iso8601_utc),
             r.applied_revision
         ),
-        (ReportState::Initializing, _) => format!("{}: initializing", r.id),
+        Progress::Initializing => format!("{}: initializing", r.id),
         _ => format!("{}: live at r{}", r.id, r.applied_revision),
     }
 }
 
 /// Waits as `args` say for `revision` on `key`; `None` when not asked to.
+/// Follows the reports through one watch (no polling): every report write
+/// re-evaluates the rollout at once.
 pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitArgs) -> Option<u8> {
     let timeout = args.wait?;
-    let deadline = Instant::now() + timeout;
-    let mut now = match reports(publisher).await {
-        Ok(r) => r,
-        Err(code) => return Some(code),
+    let deadline = tokio::time::Instant::now() + timeout;
+    let start = match publisher.fleet().await {
+        Ok(fleet) => fleet,
+        Err(e) => return Some(report_publish_error(&e, false)),
     };
-    let targets: Vec<String> = now
-        .iter()
+    let targets: Vec<String> = start
+        .reports()
         .filter(|r| r.state == ReportState::Live)
         .map(|r| r.id.clone())
         .collect();
@@ -145,29 +129,28 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
         Some(MinReady::Count(n)) => n,
         Some(MinReady::Percent(p)) => (targets.len() * usize::from(p)).div_ceil(100),
     };
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let mut updates = publisher.watch_fleet(cancel);
     let terminal = std::io::stderr().is_terminal();
     let mut shown = None;
+    let mut now = start;
     loop {
-        if let Some(refusal) = now.iter().find(|r| {
-            r.applied_revision < revision
-                && r.rejection.as_ref().is_some_and(|j| j.revision >= revision)
-        }) {
-            let codes = refusal
-                .rejection
-                .as_ref()
-                .map(|j| j.codes.join(", "))
-                .unwrap_or_default();
+        let rollout = now.rollout(revision);
+        if let Some(refusal) = rollout
+            .stragglers
+            .iter()
+            .find(|s| s.progress == Progress::Refused)
+        {
             eprintln!(
-                "directivectl: instance {} refused revision {revision} ({codes}): it runs a \
+                "directivectl: instance {} refused revision {revision} ({}): it runs a \
                  different decoder than this CLI",
-                refusal.id
+                refusal.id,
+                refusal.codes.join(", ")
             );
             return Some(EXIT_INVALID);
         }
-        let ready = now
-            .iter()
-            .filter(|r| r.applied_revision >= revision)
-            .count();
+        let ready = rollout.applied;
         if shown != Some(ready) {
             let line = format!("{ready}/{required} applied r{revision}");
             if terminal {
@@ -183,7 +166,8 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
             }
             return Some(EXIT_OK);
         }
-        if Instant::now() >= deadline {
+        let changed = tokio::time::timeout_at(deadline, updates.changed()).await;
+        if !matches!(changed, Ok(Ok(()))) {
             if terminal {
                 eprintln!();
             }
@@ -191,19 +175,21 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
                 "directivectl: timed out after {timeout:?}: {ready} of {required} instance(s) \
                  applied r{revision}; waiting on:"
             );
-            for r in now.iter().filter(|r| r.applied_revision < revision) {
-                eprintln!("  {}", describe(r));
+            for r in now
+                .reports()
+                .filter(|r| r.progress(revision) != Progress::Applied)
+            {
+                eprintln!("  {}", describe(r, revision));
             }
-            for gone in targets.iter().filter(|t| !now.iter().any(|r| &r.id == *t)) {
+            for gone in targets
+                .iter()
+                .filter(|t| !now.reports().any(|r| &r.id == *t))
+            {
                 eprintln!("  {gone}: no longer reporting");
             }
             return Some(EXIT_TIMEOUT);
         }
-        tokio::time::sleep(POLL).await;
-        now = match reports(publisher).await {
-            Ok(r) => r,
-            Err(code) => return Some(code),
-        };
+        now = updates.borrow_and_update().clone();
     }
 }
 

@@ -189,7 +189,7 @@ fn human(event: &StoreEvent) -> String {
 
 /// Ctrl-C (SIGINT) or SIGTERM as one future. The handlers are installed
 /// once, before the loop, so a signal between two events is never missed.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -197,7 +197,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -211,7 +211,7 @@ impl Signals {
     }
 
     /// Resolves at the first Ctrl-C or SIGTERM.
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
 use serde::Serialize;
-use tokio::sync::OnceCell;
+use tokio::sync::{watch, OnceCell};
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::history::HistoryEntry;
@@ -78,7 +79,7 @@ pub struct Publisher {
     /// Built on first use ([`Publisher::new`]) or at once ([`Publisher::connect`]).
     client: Arc<OnceCell<Client>>,
     options: Arc<StoreOptions>,
-    key: String,
+    pub(crate) key: String,
     limits: Limits,
 }
 
@@ -133,7 +134,12 @@ impl Publisher {
         })
     }
 
-    async fn client(&self) -> Result<&Client, PublishError> {
+    /// The options it was built with (endpoints, key, ...).
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    pub(crate) async fn client(&self) -> Result<&Client, PublishError> {
         self.client
             .get_or_try_init(|| build_client(&self.options))
             .await
@@ -243,7 +249,19 @@ impl Publisher {
     /// decoded as untrusted input, with the key's revision at the same
     /// moment.
     pub async fn fleet(&self) -> Result<crate::Fleet, PublishError> {
-        crate::fleet::list(self.client().await?, &self.key).await
+        let (fleet, _) = crate::fleet::list(self.client().await?, &self.key).await?;
+        Ok(fleet)
+    }
+
+    /// Follows the fleet: the receiver holds the current listing (empty
+    /// until the first one) and changes on every report written, expired
+    /// or removed and on every write of the key, until `cancel` fires or
+    /// every receiver is dropped. Failures (etcd unreachable, a compacted
+    /// watch) are retried from a fresh listing, with backoff.
+    pub fn watch_fleet(&self, cancel: CancellationToken) -> watch::Receiver<crate::Fleet> {
+        let (tx, rx) = watch::channel(crate::Fleet::default());
+        tokio::spawn(crate::fleet::follow(self.clone(), tx, cancel));
+        rx
     }
 
     /// Up to `limit` entries of the key's history, newest first, starting

@@ -1,25 +1,21 @@
 //! The demo's simulated fleet: N instances, each a real
 //! [`EtcdDirectiveStore`] with its own etcd client behind its own HTTP
-//! reverse proxy ([`directive_proxy`]) on a loopback port, reporting what it
-//! applies to a [`FleetBoard`]. `curl` any instance's port and the
-//! `x-diagnostics` response header shows what that instance decides.
+//! reverse proxy ([`directive_proxy`]) on a loopback port. `curl` any
+//! instance's port and the `x-diagnostics` response header shows what that
+//! instance decides.
 //!
-//! Each instance is what a proxy process would run; the board row is what
-//! its operator would want to see: the applied revision, the store's state,
-//! and how long the last change took to arrive (from the set's
-//! `published_at` stamp, which the publisher sets just before its
-//! transaction, to this instance applying it). All proxies forward to one
-//! in-process echo upstream.
+//! Each instance is what a proxy process would run, down to its instance
+//! report (ADR 0011): its store writes what it applies under a lease at
+//! `<key>/instances/instance-N`, labelled with its port, so the admin UI's
+//! fleet card shows the demo through the same reports a production fleet
+//! writes. All proxies forward to one in-process echo upstream.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use directive_core::{Snapshot, Status};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use directive_admin::{FleetBoard, InstanceReport};
-use directive_etcd::clock::now_ms;
 use directive_etcd::{EtcdDirectiveStore, StoreError, StoreOptions};
 use directive_proxy::{self as proxy, echo::serve_echo, DirectiveHook};
 
@@ -37,7 +33,7 @@ pub enum FleetError {
 /// One simulated instance.
 #[derive(Clone, Debug)]
 pub struct FleetInstance {
-    /// Its name on the board (`instance-1`, ...).
+    /// Its instance id (`instance-1`, ...).
     pub id: String,
     /// Its store (own client, own watch).
     pub store: EtcdDirectiveStore,
@@ -49,23 +45,17 @@ pub struct FleetInstance {
 #[derive(Debug)]
 pub struct Fleet {
     instances: Vec<FleetInstance>,
-    board: FleetBoard,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Fleet {
-    /// Connects `count` stores with `options` (each its own client) and
-    /// starts reporting them on `board`.
-    pub async fn start(
-        options: &StoreOptions,
-        count: usize,
-        board: FleetBoard,
-    ) -> Result<Self, FleetError> {
+    /// Starts `count` instances on `options`' key (each its own client,
+    /// its own report).
+    pub async fn start(options: &StoreOptions, count: usize) -> Result<Self, FleetError> {
         let cancel = CancellationToken::new();
         let mut fleet = Fleet {
             instances: Vec::with_capacity(count),
-            board,
             cancel,
             tasks: Vec::with_capacity(count),
         };
@@ -78,13 +68,6 @@ impl Fleet {
             .tasks
             .push(tokio::spawn(serve_echo(upstream, fleet.cancel.clone())));
         for i in 1..=count {
-            let store = match EtcdDirectiveStore::connect(options.clone()).await {
-                Ok(store) => store,
-                Err(e) => {
-                    fleet.shutdown().await;
-                    return Err(FleetError::Store(e));
-                }
-            };
             let listener = match TcpListener::bind(("127.0.0.1", 0)).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -93,23 +76,26 @@ impl Fleet {
                 }
             };
             let port = listener.local_addr().ok().map(|a| a.port());
+            let id = format!("instance-{i}");
+            let labels: BTreeMap<String, String> = port
+                .map(|p| ("port".to_owned(), p.to_string()))
+                .into_iter()
+                .collect();
+            let reporting = options.clone().with_instance(id.clone(), labels);
+            let store = match EtcdDirectiveStore::connect(reporting).await {
+                Ok(store) => store,
+                Err(e) => {
+                    fleet.shutdown().await;
+                    return Err(FleetError::Store(e));
+                }
+            };
             fleet.tasks.push(tokio::spawn(proxy::serve(
                 listener,
                 DirectiveHook::new(store.clone()),
                 upstream_addr,
                 fleet.cancel.clone(),
             )));
-            let instance = FleetInstance {
-                id: format!("instance-{i}"),
-                store,
-                port,
-            };
-            fleet.tasks.push(tokio::spawn(report(
-                instance.clone(),
-                fleet.board.clone(),
-                fleet.cancel.clone(),
-            )));
-            fleet.instances.push(instance);
+            fleet.instances.push(FleetInstance { id, store, port });
         }
         tracing::info!(instances = count, "demo fleet started");
         Ok(fleet)
@@ -120,7 +106,8 @@ impl Fleet {
         &self.instances
     }
 
-    /// Stops reporting and every store, and clears the board.
+    /// Stops every proxy and store (each store revokes its report's lease,
+    /// so the instances leave the fleet view at once).
     pub async fn shutdown(&mut self) {
         self.cancel.cancel();
         for task in self.tasks.drain(..) {
@@ -129,54 +116,5 @@ impl Fleet {
         for instance in self.instances.drain(..) {
             instance.store.shutdown().await;
         }
-        self.board.clear();
-    }
-}
-
-/// Keeps one instance's row current until `cancel`.
-async fn report(instance: FleetInstance, board: FleetBoard, cancel: CancellationToken) {
-    let mut snapshots = instance.store.subscribe();
-    let mut statuses = instance.store.subscribe_status();
-    let mut revision = instance.store.snapshot().revision;
-    let mut latency = None;
-    loop {
-        let snapshot = instance.store.snapshot();
-        if snapshot.revision != revision {
-            revision = snapshot.revision;
-            latency = change_latency(&snapshot);
-        }
-        board.upsert(row(&instance, &snapshot, &instance.store.status(), latency));
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = snapshots.changed() => if changed.is_err() { return },
-            changed = statuses.changed() => if changed.is_err() { return },
-        }
-        snapshots.mark_unchanged();
-        statuses.mark_unchanged();
-    }
-}
-
-/// Milliseconds from the set's stamp to now; `None` for an unstamped set
-/// (e.g. written with `etcdctl put`, or the empty set after a delete).
-fn change_latency(snapshot: &Snapshot) -> Option<u64> {
-    snapshot
-        .set
-        .is_stamped()
-        .then(|| now_ms().saturating_sub(snapshot.set.anchor_ms()))
-}
-
-fn row(
-    instance: &FleetInstance,
-    snapshot: &Arc<Snapshot>,
-    status: &Status,
-    latency: Option<u64>,
-) -> InstanceReport {
-    InstanceReport {
-        id: instance.id.clone(),
-        applied_revision: snapshot.revision,
-        state: status.state.name(),
-        directives: snapshot.set.len(),
-        last_change_latency_ms: latency,
-        port: instance.port,
     }
 }

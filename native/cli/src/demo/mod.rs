@@ -6,8 +6,10 @@
 //! the demo's test parses. The demo needs only Debian's `etcd` binary:
 //!
 //! - `etcd`: the private etcd launcher ([`EmbeddedEtcd`]);
-//! - `fleet`: the simulated instances (each a real store and reverse proxy)
-//!   and their board rows ([`Fleet`]).
+//! - `fleet`: the simulated instances ([`Fleet`]), each a real store and
+//!   reverse proxy that reports what it applies exactly as a production
+//!   instance does (ADR 0011): the admin UI's fleet card reads those
+//!   reports, not the demo.
 
 mod etcd;
 mod fleet;
@@ -154,7 +156,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let url = server.url();
     running.server = Some(server);
-    let fleet = Fleet::start(&options, usize::from(args.instances), app.fleet().clone())
+    let fleet = Fleet::start(&options, usize::from(args.instances))
         .await
         .map_err(|e| e.to_string())?;
     let proxies: Vec<String> = fleet

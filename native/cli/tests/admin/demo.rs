@@ -103,10 +103,12 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let instances = body["instances"].as_array().cloned().unwrap_or_default();
         instances.len() == 3
+            && body["rollout"]["applied"] == 3
+            && body["rollout"]["revision"] == revision
             && instances.iter().all(|i| {
                 i["applied_revision"] == revision
                     && i["state"] == "live"
-                    && i["last_change_latency_ms"].is_u64()
+                    && i["applied_at_ms"].is_u64()
             })
     })
     .await;
@@ -127,9 +129,10 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         .expect("instances")
         .iter()
         .map(|i| {
-            i["port"]
-                .as_u64()
-                .expect("each instance serves a proxy port")
+            i["labels"]["port"]
+                .as_str()
+                .and_then(|p| p.parse().ok())
+                .expect("each instance serves a proxy port, labelled")
         })
         .collect();
     assert_eq!(ports.len(), 3);

@@ -52,6 +52,114 @@ async fn sse_delivers_an_etcdctl_put_within_one_second() {
     app.close();
 }
 
+/// The fleet view follows the instances' own reports (not the demo): they
+/// appear with their revisions, a publish rolls out to all of them, a
+/// garbage report is listed as invalid, and a stopped instance leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_view_follows_the_instances_reports() {
+    let cluster = EtcdCluster::start(1).await.expect("etcd starts");
+    let key = "admin/fleet";
+    let app = AdminApp::new(config());
+    app.set_backend(etcd_backend(&cluster, key).await);
+    let (server, url) = serve(&app).await;
+    let instance = |id: &str| {
+        StoreOptions::new(cluster.endpoints())
+            .with_key(key)
+            .with_instance(id, [("zone".to_owned(), "z1".to_owned())])
+            .with_report_timing(Duration::from_millis(20), Duration::from_secs(5))
+    };
+    let a = EtcdDirectiveStore::connect(instance("a")).await.expect("a");
+    let b = EtcdDirectiveStore::connect(instance("b")).await.expect("b");
+    let listed = eventually(Duration::from_secs(10), || async {
+        let (_, body) = get_json(&url, "/api/fleet").await;
+        body["instances"].as_array().map_or(0, Vec::len) == 2 && body["rollout"]["applied"] == 2
+    })
+    .await;
+    assert!(listed, "both instances listed and current");
+
+    let mut response = client()
+        .get(format!("{url}/api/events"))
+        .header(header::AUTHORIZATION, bearer())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("SSE");
+    let mut events = SseReader::default();
+    assert_eq!(events.next(&mut response).await["event"], "state");
+    let initial = events.next(&mut response).await;
+    assert_eq!(initial["event"], "fleet", "{initial}");
+    assert_eq!(initial["rollout"]["instances"], 2, "{initial}");
+
+    let (status, published) = put(&url, &doc("rolled", "acme"), Some("0")).await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    let revision = published["revision"].as_i64().expect("revision");
+    let rolled_out = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.next(&mut response).await;
+            if event["event"] == "fleet"
+                && event["key_revision"] == revision
+                && event["rollout"]["applied"] == 2
+            {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("a fleet event with the publish applied by both");
+    assert_eq!(rolled_out["rollout"]["stragglers"], json!([]));
+
+    let mut etcd = cluster.client().await.expect("client");
+    etcd.put(format!("{key}/instances/junk"), "[1,2", None)
+        .await
+        .expect("put junk");
+    let junk = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.next(&mut response).await;
+            if event["event"] == "fleet" && event["instances"].as_array().map_or(0, Vec::len) == 3 {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the junk report listed");
+    let listed = junk["instances"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["id"] == "junk"))
+        .expect("junk listed");
+    assert!(
+        listed["invalid"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not match the schema")),
+        "{junk}"
+    );
+    assert_eq!(
+        junk["rollout"]["instances"], 2,
+        "invalid reports count nowhere"
+    );
+
+    b.shutdown().await;
+    let left = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.next(&mut response).await;
+            if event["event"] == "fleet"
+                && !event["instances"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().any(|i| i["id"] == "b"))
+            {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("a stopped instance leaves the view (its lease is revoked)");
+    assert_eq!(left["rollout"]["instances"], 1, "{left}");
+
+    drop(response);
+    a.shutdown().await;
+    server.shutdown().await;
+    app.close();
+}
+
 /// Splits an SSE body into JSON `data:` payloads.
 #[derive(Default)]
 struct SseReader {

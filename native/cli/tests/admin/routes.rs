@@ -54,6 +54,9 @@ async fn every_route_and_status_code_against_real_etcd() {
     assert_eq!(body["document"], Value::Null);
     assert_eq!(body["stored_revision"], 0);
     assert_eq!(body["stored_differs"], false);
+    assert_eq!(body["source"]["backend"], "etcd", "{body}");
+    assert_eq!(body["source"]["endpoints"], json!(cluster.endpoints()));
+    assert_eq!(body["source"]["key"], "admin/routes");
 
     // PUT: 428, 415, 400 (full report), 200, 409, 200 with a bare revision.
     let (status, body) = put(&url, &doc("a", "acme"), None).await;
@@ -199,12 +202,14 @@ async fn every_route_and_status_code_against_real_etcd() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["revision"].as_i64().expect("revision") > r2);
 
-    // Validate, fleet (empty outside the demo), unknown route, wrong method.
+    // Validate, fleet (no instance reports here), unknown route, wrong method.
     let (status, body) = post_json(&url, "/api/validate?now_ms=1000", &doc("v", "acme")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["directives"][0]["expires_at_ms"], 601_000);
     let (status, body) = get_json(&url, "/api/fleet").await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"instances": []})));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["instances"], json!([]), "no instance reports: {body}");
+    assert_eq!(body["rollout"]["instances"], 0, "{body}");
     assert_eq!(get_json(&url, "/api/nope").await.0, StatusCode::NOT_FOUND);
     let delete = http
         .delete(format!("{url}/api/directives"))

@@ -522,7 +522,7 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     let out = loop {
         let out = ctl(&on(&cluster, key, &["fleet"]), b"");
         assert_eq!(out.code, 0, "{out:?}");
-        if out.stdout.contains("2 live at the key's revision") {
+        if out.stdout.contains(&format!("2 at r{r1}")) {
             break out;
         }
         assert!(Instant::now() < deadline, "{out:?}");
@@ -530,16 +530,16 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     };
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(
-        lines[0].starts_with(&format!("a\tlive\tr{r1}\tcurrent\t")) && lines[0].contains("zone=z1"),
+        lines[0].starts_with(&format!("a\tlive\tr{r1}\tapplied\t")) && lines[0].contains("zone=z1"),
         "{out:?}"
     );
     assert!(
-        lines[1].starts_with(&format!("b\tlive\tr{r1}\tcurrent\t")),
+        lines[1].starts_with(&format!("b\tlive\tr{r1}\tapplied\t")),
         "{out:?}"
     );
     assert_eq!(
         lines[2],
-        format!("2 instance(s), 2 live at the key's revision {r1}")
+        format!("2 instance(s), 2 at r{r1} (the key's latest write)")
     );
 
     let out = ctl(
@@ -548,6 +548,8 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     );
     let fleet = json(&out.stdout);
     assert_eq!(fleet["key_revision"], r1);
+    assert_eq!(fleet["rollout"]["revision"], r1, "{fleet}");
+    assert_eq!(fleet["rollout"]["applied"], 1, "{fleet}");
     let instances = fleet["instances"].as_array().expect("instances");
     assert_eq!(instances.len(), 1, "{fleet}");
     assert_eq!(instances[0]["id"], "b");

@@ -1,0 +1,301 @@
+//! The fleet as a reader assembles it from reports, and how far the latest
+//! write of the key has rolled out across it.
+//!
+//! Every reader (the CLI's `fleet` and `--wait`, the admin server's
+//! `/api/fleet` and its event stream) builds a [`Fleet`] the same way: one
+//! entry per report key, decoded here as untrusted input, and one rule
+//! ([`InstanceReport::progress`]) for whether an instance has a revision.
+//! A bad report is listed with its reason and counted nowhere else.
+
+use serde::Serialize;
+
+use super::{InstanceReport, ReportState};
+
+/// One instance's entry in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListedInstance {
+    /// The id, from the report's key.
+    pub id: String,
+    /// The report, or why it was refused (listed, never fatal).
+    #[serde(flatten)]
+    pub report: Listed,
+}
+
+/// A report as listed: decoded, or refused with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Listed {
+    /// A valid report.
+    Report(Box<InstanceReport>),
+    /// A report that does not decode.
+    Invalid {
+        /// Why it was refused.
+        invalid: String,
+    },
+}
+
+/// The instances reporting on a key, and the revision of the key's latest
+/// write.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    /// The revision of the key's latest write as this reader knows it: its
+    /// mod revision, or the revision of the delete that removed it when the
+    /// reader saw that delete (0 when absent and not seen deleted).
+    pub key_revision: i64,
+    /// Every report, ordered by id.
+    pub instances: Vec<ListedInstance>,
+}
+
+/// Where one instance stands with respect to a revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Progress {
+    /// It applies that revision or a later one.
+    Applied,
+    /// It refused that revision (or a later one) and keeps an older set.
+    Refused,
+    /// Disconnected from etcd, applying an older set.
+    Stale,
+    /// Not yet through its first read of the key.
+    Initializing,
+    /// Connected, not there yet.
+    Lagging,
+}
+
+/// An instance that does not (yet) apply the rolled-out revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Straggler {
+    /// The instance.
+    pub id: String,
+    /// Why it is behind.
+    pub progress: Progress,
+    /// The revision it applies.
+    pub applied_revision: i64,
+    /// Since when it is stale, unix ms (stale instances only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+    /// The refused value's error codes (refusals only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
+}
+
+/// How far a revision has rolled out: `applied` of `instances` have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    /// The revision rolled out.
+    pub revision: i64,
+    /// Valid reports (invalid ones count nowhere).
+    pub instances: usize,
+    /// Instances applying `revision` or later.
+    pub applied: usize,
+    /// Every other instance, with why, ordered by id.
+    pub stragglers: Vec<Straggler>,
+}
+
+/// A listing with the rollout of the key's latest write: the JSON of
+/// `directivectl fleet --json` and of the admin API's `GET /api/fleet`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FleetStatus<'a> {
+    /// As [`Fleet::key_revision`].
+    pub key_revision: i64,
+    /// How far `key_revision` has rolled out.
+    pub rollout: Rollout,
+    /// Every report (an invalid one is `{"id", "invalid"}`).
+    pub instances: &'a [ListedInstance],
+}
+
+impl InstanceReport {
+    /// Where this instance stands with respect to `revision`: the one rule
+    /// for "has it" used by every reader.
+    pub fn progress(&self, revision: i64) -> Progress {
+        if self.applied_revision >= revision {
+            Progress::Applied
+        } else if self
+            .rejection
+            .as_ref()
+            .is_some_and(|r| r.revision >= revision)
+        {
+            Progress::Refused
+        } else {
+            match self.state {
+                ReportState::Stale => Progress::Stale,
+                ReportState::Initializing => Progress::Initializing,
+                ReportState::Live => Progress::Lagging,
+            }
+        }
+    }
+}
+
+impl Fleet {
+    /// An empty fleet at `key_revision`.
+    pub fn new(key_revision: i64) -> Self {
+        Fleet {
+            key_revision,
+            instances: Vec::new(),
+        }
+    }
+
+    /// Inserts or replaces the report stored for `id` (from untrusted
+    /// `bytes`: a report that does not decode, or whose id is not its
+    /// key's, is listed as invalid). Returns true when the listing changed.
+    pub fn put_report(&mut self, id: &str, bytes: &[u8]) -> bool {
+        let report = match InstanceReport::decode(bytes) {
+            Ok(report) if report.id == id => Listed::Report(Box::new(report)),
+            Ok(report) => Listed::Invalid {
+                invalid: format!("report names instance {:?}, not its key's", report.id),
+            },
+            Err(e) => Listed::Invalid {
+                invalid: e.to_string(),
+            },
+        };
+        match self.instances.binary_search_by(|i| i.id.as_str().cmp(id)) {
+            Ok(at) if self.instances[at].report == report => false,
+            Ok(at) => {
+                self.instances[at].report = report;
+                true
+            }
+            Err(at) => {
+                self.instances.insert(
+                    at,
+                    ListedInstance {
+                        id: id.to_owned(),
+                        report,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Removes `id`'s report (its lease expired, or it shut down). Returns
+    /// true when it was listed.
+    pub fn remove(&mut self, id: &str) -> bool {
+        match self.instances.binary_search_by(|i| i.id.as_str().cmp(id)) {
+            Ok(at) => {
+                self.instances.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The valid reports.
+    pub fn reports(&self) -> impl Iterator<Item = &InstanceReport> {
+        self.instances.iter().filter_map(|i| match &i.report {
+            Listed::Report(r) => Some(r.as_ref()),
+            Listed::Invalid { .. } => None,
+        })
+    }
+
+    /// The listing with the rollout of the key's latest write.
+    pub fn status(&self) -> FleetStatus<'_> {
+        FleetStatus {
+            key_revision: self.key_revision,
+            rollout: self.rollout(self.key_revision),
+            instances: &self.instances,
+        }
+    }
+
+    /// How far `revision` has rolled out across the valid reports.
+    pub fn rollout(&self, revision: i64) -> Rollout {
+        let mut rollout = Rollout {
+            revision,
+            instances: 0,
+            applied: 0,
+            stragglers: Vec::new(),
+        };
+        for report in self.reports() {
+            rollout.instances += 1;
+            let progress = report.progress(revision);
+            if progress == Progress::Applied {
+                rollout.applied += 1;
+                continue;
+            }
+            rollout.stragglers.push(Straggler {
+                id: report.id.clone(),
+                progress,
+                applied_revision: report.applied_revision,
+                since_ms: report.stale_since_ms,
+                codes: match (progress, &report.rejection) {
+                    (Progress::Refused, Some(r)) => r.codes.clone(),
+                    _ => Vec::new(),
+                },
+            });
+        }
+        rollout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ReportedRejection;
+    use super::*;
+
+    fn report(id: &str, state: ReportState, applied: i64) -> InstanceReport {
+        InstanceReport {
+            id: id.to_owned(),
+            labels: Default::default(),
+            version: "1.0.0".to_owned(),
+            state,
+            stale_since_ms: (state == ReportState::Stale).then_some(5),
+            applied_revision: applied,
+            observed_revision: applied,
+            applied_at_ms: None,
+            rejection: None,
+            changed_at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn progress_classifies_each_instance_against_the_revision() {
+        assert_eq!(
+            report("a", ReportState::Stale, 9).progress(9),
+            Progress::Applied
+        );
+        assert_eq!(
+            report("a", ReportState::Live, 8).progress(9),
+            Progress::Lagging
+        );
+        assert_eq!(
+            report("a", ReportState::Stale, 8).progress(9),
+            Progress::Stale
+        );
+        assert_eq!(
+            report("a", ReportState::Initializing, 0).progress(9),
+            Progress::Initializing
+        );
+        let mut refused = report("a", ReportState::Live, 8);
+        refused.rejection = Some(ReportedRejection {
+            revision: 9,
+            codes: vec!["unknown_field".to_owned()],
+        });
+        assert_eq!(refused.progress(9), Progress::Refused);
+        // A refusal of an older revision says nothing about this one.
+        assert_eq!(refused.progress(10), Progress::Lagging);
+    }
+
+    #[test]
+    fn listing_keeps_ids_ordered_and_lists_bad_reports_as_invalid() {
+        let mut fleet = Fleet::new(9);
+        assert!(fleet.put_report("b", &report("b", ReportState::Live, 9).encode()));
+        assert!(fleet.put_report("a", &report("a", ReportState::Stale, 7).encode()));
+        assert!(!fleet.put_report("a", &report("a", ReportState::Stale, 7).encode()));
+        assert!(fleet.put_report("c", b"{not json"));
+        assert!(fleet.put_report("d", &report("x", ReportState::Live, 9).encode()));
+        let ids: Vec<&str> = fleet.instances.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert!(matches!(
+            &fleet.instances[3].report,
+            Listed::Invalid { invalid } if invalid.contains("\"x\"")
+        ));
+        let rollout = fleet.rollout(9);
+        assert_eq!((rollout.instances, rollout.applied), (2, 1));
+        assert_eq!(rollout.stragglers.len(), 1);
+        assert_eq!(rollout.stragglers[0].id, "a");
+        assert_eq!(rollout.stragglers[0].progress, Progress::Stale);
+        assert_eq!(rollout.stragglers[0].since_ms, Some(5));
+        assert!(fleet.remove("a"));
+        assert!(!fleet.remove("a"));
+        assert_eq!(fleet.rollout(9).applied, 1);
+    }
+}
