@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 mod fleet;
 
-pub use fleet::{Fleet, FleetStatus, Listed, ListedInstance, Progress, Rollout, Straggler};
+pub use fleet::{
+    Fleet, FleetStatus, Listed, ListedInstance, Lost, Progress, Rollout, Straggler, MAX_LOST,
+};
 
 use crate::{State, Status};
 
@@ -75,6 +77,10 @@ pub enum ReportState {
     Live,
     /// Disconnected; applying its last known good set.
     Stale,
+    /// Shutting down cleanly: the report's last write, just before its
+    /// lease is revoked (so a reader tells a clean stop from a lost
+    /// instance, whose report expires with no such write).
+    Stopped,
 }
 
 impl ReportState {
@@ -84,6 +90,7 @@ impl ReportState {
             ReportState::Initializing => "initializing",
             ReportState::Live => "live",
             ReportState::Stale => "stale",
+            ReportState::Stopped => "stopped",
         }
     }
 }
@@ -216,6 +223,15 @@ impl InstanceReport {
             changed_at_ms: other.changed_at_ms,
             ..self.clone()
         } == *other
+    }
+
+    /// The same report, saying the instance is stopping (its last write).
+    pub fn stopped(&self) -> Self {
+        InstanceReport {
+            state: ReportState::Stopped,
+            stale_since_ms: None,
+            ..self.clone()
+        }
     }
 
     /// The report as stored (compact JSON).

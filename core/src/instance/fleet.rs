@@ -34,6 +34,9 @@ pub enum Listed {
     },
 }
 
+/// Most lost instances a fleet remembers (the newest).
+pub const MAX_LOST: usize = 64;
+
 /// The instances reporting on a key, and the revision of the key's latest
 /// write.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -44,6 +47,23 @@ pub struct Fleet {
     pub key_revision: i64,
     /// Every report, ordered by id.
     pub instances: Vec<ListedInstance>,
+    /// Instances whose report disappeared without a clean stop while this
+    /// reader followed the fleet (their lease expired: killed, or cut off
+    /// from etcd, which is also why they could not say so), newest first,
+    /// at most [`MAX_LOST`]; one that reports again leaves this list. A
+    /// single listing has none.
+    pub lost: Vec<Lost>,
+}
+
+/// An instance whose report expired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// The instance.
+    pub id: String,
+    /// When its report disappeared, unix ms (as this reader saw it).
+    pub since_ms: u64,
+    /// The revision it applied in its last report.
+    pub applied_revision: i64,
 }
 
 /// Where one instance stands with respect to a revision.
@@ -60,6 +80,10 @@ pub enum Progress {
     Initializing,
     /// Connected, not there yet.
     Lagging,
+    /// Shutting down cleanly.
+    Stopped,
+    /// Its report expired (see [`Fleet::lost`]).
+    Lost,
 }
 
 /// An instance that does not (yet) apply the rolled-out revision.
@@ -71,7 +95,7 @@ pub struct Straggler {
     pub progress: Progress,
     /// The revision it applies.
     pub applied_revision: i64,
-    /// Since when it is stale, unix ms (stale instances only).
+    /// Since when it is stale or lost, unix ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since_ms: Option<u64>,
     /// The refused value's error codes (refusals only).
@@ -102,6 +126,8 @@ pub struct FleetStatus<'a> {
     pub rollout: Rollout,
     /// Every report (an invalid one is `{"id", "invalid"}`).
     pub instances: &'a [ListedInstance],
+    /// As [`Fleet::lost`].
+    pub lost: &'a [Lost],
 }
 
 impl InstanceReport {
@@ -121,6 +147,7 @@ impl InstanceReport {
                 ReportState::Stale => Progress::Stale,
                 ReportState::Initializing => Progress::Initializing,
                 ReportState::Live => Progress::Lagging,
+                ReportState::Stopped => Progress::Stopped,
             }
         }
     }
@@ -132,6 +159,7 @@ impl Fleet {
         Fleet {
             key_revision,
             instances: Vec::new(),
+            lost: Vec::new(),
         }
     }
 
@@ -148,8 +176,11 @@ impl Fleet {
                 invalid: e.to_string(),
             },
         };
+        let was_lost = self.lost.len();
+        self.lost.retain(|l| l.id != id);
+        let found_again = self.lost.len() != was_lost;
         match self.instances.binary_search_by(|i| i.id.as_str().cmp(id)) {
-            Ok(at) if self.instances[at].report == report => false,
+            Ok(at) if self.instances[at].report == report => found_again,
             Ok(at) => {
                 self.instances[at].report = report;
                 true
@@ -167,16 +198,29 @@ impl Fleet {
         }
     }
 
-    /// Removes `id`'s report (its lease expired, or it shut down). Returns
-    /// true when it was listed.
-    pub fn remove(&mut self, id: &str) -> bool {
-        match self.instances.binary_search_by(|i| i.id.as_str().cmp(id)) {
-            Ok(at) => {
-                self.instances.remove(at);
-                true
+    /// Removes `id`'s report, deleted at `now_ms`: after a clean stop (its
+    /// last report said [`ReportState::Stopped`]) it is simply gone;
+    /// otherwise its lease expired and it is remembered in
+    /// [`Fleet::lost`]. Returns true when it was listed.
+    pub fn remove(&mut self, id: &str, now_ms: u64) -> bool {
+        let Ok(at) = self.instances.binary_search_by(|i| i.id.as_str().cmp(id)) else {
+            return false;
+        };
+        let gone = self.instances.remove(at);
+        if let Listed::Report(report) = gone.report {
+            if report.state != ReportState::Stopped {
+                self.lost.insert(
+                    0,
+                    Lost {
+                        id: gone.id,
+                        since_ms: now_ms,
+                        applied_revision: report.applied_revision,
+                    },
+                );
+                self.lost.truncate(MAX_LOST);
             }
-            Err(_) => false,
         }
+        true
     }
 
     /// The valid reports.
@@ -193,10 +237,13 @@ impl Fleet {
             key_revision: self.key_revision,
             rollout: self.rollout(self.key_revision),
             instances: &self.instances,
+            lost: &self.lost,
         }
     }
 
-    /// How far `revision` has rolled out across the valid reports.
+    /// How far `revision` has rolled out across the valid reports; lost
+    /// instances that had not applied it are stragglers too (not counted
+    /// in `instances`).
     pub fn rollout(&self, revision: i64) -> Rollout {
         let mut rollout = Rollout {
             revision,
@@ -222,6 +269,18 @@ impl Fleet {
                 },
             });
         }
+        rollout.stragglers.extend(
+            self.lost
+                .iter()
+                .filter(|l| l.applied_revision < revision)
+                .map(|l| Straggler {
+                    id: l.id.clone(),
+                    progress: Progress::Lost,
+                    applied_revision: l.applied_revision,
+                    since_ms: Some(l.since_ms),
+                    codes: Vec::new(),
+                }),
+        );
         rollout
     }
 }
@@ -294,8 +353,25 @@ mod tests {
         assert_eq!(rollout.stragglers[0].id, "a");
         assert_eq!(rollout.stragglers[0].progress, Progress::Stale);
         assert_eq!(rollout.stragglers[0].since_ms, Some(5));
-        assert!(fleet.remove("a"));
-        assert!(!fleet.remove("a"));
+        assert!(fleet.remove("a", 100));
+        assert!(!fleet.remove("a", 101));
         assert_eq!(fleet.rollout(9).applied, 1);
+        // `a` left without a clean stop: lost, and a straggler of r9.
+        assert_eq!(fleet.lost.len(), 1);
+        assert_eq!(
+            (fleet.lost[0].id.as_str(), fleet.lost[0].since_ms),
+            ("a", 100)
+        );
+        let rollout = fleet.rollout(9);
+        assert_eq!(rollout.instances, 1);
+        assert_eq!(rollout.stragglers[0].progress, Progress::Lost);
+        // A clean stop is not a loss; reporting again ends a loss.
+        let b = report("b", ReportState::Live, 9);
+        assert!(fleet.put_report("b", &b.stopped().encode()));
+        assert_eq!(fleet.rollout(10).stragglers[0].progress, Progress::Stopped);
+        assert!(fleet.remove("b", 102));
+        assert_eq!(fleet.lost.len(), 1);
+        assert!(fleet.put_report("a", &report("a", ReportState::Live, 9).encode()));
+        assert!(fleet.lost.is_empty());
     }
 }

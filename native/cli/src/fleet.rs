@@ -24,7 +24,8 @@ use crate::{print_json, EXIT_ERROR, EXIT_OK};
     One line per instance: id, state, applied revision, whether it has the key's latest \
     write (`applied`, or why not: lagging, stale, initializing, refused), since (UTC), labels, \
     last refused revision and codes; then a summary. With --watch, the changed lines and a \
-    summary on every change (`ID gone` when a report disappears) until Ctrl-C. \
+    summary on every change until Ctrl-C; a report that disappears is `ID gone` after a \
+    clean stop, `ID lost` when its lease expired (killed, or cut off from etcd). \
     Instances report only when their store opts in (StoreOptions::with_instance)."
 )]
 pub struct Args {
@@ -137,7 +138,14 @@ async fn watch(
             }
         }
         for id in shown.keys().filter(|id| !lines.contains_key(*id)) {
-            println!("{id}\tgone");
+            match fleet.lost.iter().find(|l| &l.id == id) {
+                Some(lost) => println!(
+                    "{id}\tlost\tr{}\treport expired (killed, or cut off from etcd) at {}",
+                    lost.applied_revision,
+                    iso8601_utc(lost.since_ms)
+                ),
+                None => println!("{id}\tgone\tstopped cleanly"),
+            }
         }
         if first || lines != shown {
             println!("{}", summary(&fleet, &fleet.rollout(fleet.key_revision)));
@@ -189,6 +197,8 @@ fn progress_name(progress: Progress) -> &'static str {
         Progress::Stale => "stale",
         Progress::Initializing => "initializing",
         Progress::Lagging => "lagging",
+        Progress::Stopped => "stopped",
+        Progress::Lost => "lost",
     }
 }
 
@@ -205,6 +215,8 @@ fn summary(fleet: &Fleet, rollout: &Rollout) -> String {
         Progress::Stale,
         Progress::Lagging,
         Progress::Initializing,
+        Progress::Stopped,
+        Progress::Lost,
     ] {
         let behind: Vec<_> = rollout
             .stragglers

@@ -17,10 +17,11 @@ use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
 use crate::publisher::{PublishError, Publisher};
 
 pub use directive_core::instance::{
-    Fleet, FleetStatus, Listed, ListedInstance, Progress, Rollout, Straggler,
+    Fleet, FleetStatus, Listed, ListedInstance, Lost, Progress, Rollout, Straggler,
 };
 
 /// Most reports one listing reads (a bound on a prefix anyone with write
@@ -140,7 +141,7 @@ async fn follow_once(
                     changed |= if put {
                         fleet.put_report(&id, kv.value())
                     } else {
-                        fleet.remove(&id)
+                        fleet.remove(&id, now_ms())
                     };
                 }
             }

@@ -19,7 +19,7 @@ pub mod publisher;
 pub mod store;
 
 pub use directive_store::{DirectiveStore, InMemoryDirectiveStore};
-pub use fleet::{Fleet, FleetStatus, Listed, ListedInstance, Progress, Rollout, Straggler};
+pub use fleet::{Fleet, FleetStatus, Listed, ListedInstance, Lost, Progress, Rollout, Straggler};
 pub use history::{Change, HistoryEntry};
 pub use publisher::{PublishError, Published, Publisher};
 pub use store::{EtcdDirectiveStore, StoreError, StoreEvent, StoreOptions, TlsConfig};

@@ -103,7 +103,12 @@ pub(crate) async fn run(
             .map(|due| Instant::now() + Duration::from_millis(due.saturating_sub(now)));
         tokio::select! {
             () = cancel.cancelled() => {
-                // Gone at once rather than after the TTL; best effort.
+                // A last report saying so (a reader then tells a clean stop
+                // from a lost instance), then gone at once rather than after
+                // the TTL; best effort.
+                let last = report(&status.borrow()).stopped();
+                let put = PutOptions::new().with_lease(held.id);
+                let _ = tokio::time::timeout(RETRY, etcd.put(key.as_str(), last.encode(), Some(put))).await;
                 let _ = tokio::time::timeout(RETRY, etcd.lease_revoke(held.id)).await;
                 return;
             }
