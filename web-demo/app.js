@@ -78,7 +78,11 @@ const state = {
   lastValidateMs: null,
   publishing: false,
   live: { revision: null, state: null, count: null, ids: [], at: null },
-  fleet: [],
+  // GET /api/fleet: {key_revision, rollout, instances, lost}
+  fleet: { key_revision: 0, rollout: null, instances: [], lost: [] },
+  source: null, // GET /api/directives' source: which etcd and key
+  refused: null, // {revision, codes}: the stored value the store refused, until a later one applies
+  conn: "offline",
   history: [],
 };
 
@@ -313,6 +317,8 @@ function setConn(kind, text) {
   const c = $("conn-status");
   c.dataset.state = kind;
   c.textContent = text;
+  state.conn = kind;
+  renderHealth();
 }
 
 async function connect(token) {
@@ -374,6 +380,7 @@ function startEvents() {
 }
 
 function applyLiveFromReport(body) {
+  if (body.source) showSource(body.source);
   state.live.revision = body.revision;
   state.live.count = body.directives.length;
   state.live.ids = body.directives.map((d) => d.id);
@@ -432,6 +439,7 @@ function onServerEvent(ev) {
       state.live.state = ev.status ? ev.status.state : state.live.state;
       break;
     case "applied":
+      if (state.refused && ev.revision > state.refused.revision) state.refused = null;
       state.live.revision = ev.revision;
       state.live.count = ev.directives;
       state.live.ids = ev.ids || [];
@@ -440,6 +448,7 @@ function onServerEvent(ev) {
       flash("live-revision");
       break;
     case "rejected": {
+      state.refused = { revision: ev.revision, codes: (ev.errors || []).map((e) => e.code) };
       const w = $("live-warning");
       w.hidden = false;
       w.textContent = `Revision ${ev.revision} was rejected by the store (${(ev.errors || []).map((e) => `${e.code} at ${e.path || "(document)"}`).join(", ")}); the fleet keeps revision ${state.live.revision}.`;
@@ -449,13 +458,13 @@ function onServerEvent(ev) {
       state.live.state = ev.state;
       break;
     case "fleet":
-      state.fleet = ev.instances || [];
+      state.fleet = { key_revision: ev.key_revision, rollout: ev.rollout, instances: ev.instances || [], lost: ev.lost || [] };
       renderFleet();
       break;
     case "lagged":
       if (state.api) {
         state.api.directives().then((r) => r.ok && applyLiveFromReport(r.json));
-        state.api.fleet().then((r) => { if (r.ok) { state.fleet = r.json.instances; renderFleet(); } });
+        state.api.fleet().then((r) => { if (r.ok) { state.fleet = r.json; renderFleet(); } });
       }
       break;
     default:
@@ -506,33 +515,126 @@ function renderLive() {
   renderFleet();
 }
 
+/** `14:05:01Z`: times in UTC, as the CLI prints them. */
+function utcTime(ms) {
+  return ms === null || ms === undefined ? "—" : new Date(ms).toISOString().slice(11, 19) + "Z";
+}
+
+/** Why an instance does not have the rolled-out revision, for people. */
+const PROGRESS_TEXT = {
+  refused: "refused the stored value",
+  stale: "cut off from etcd, applying its last good set",
+  initializing: "starting: has not read the key yet",
+  lagging: "applying…",
+  stopped: "stopping",
+  lost: "no report: killed, or cut off from etcd",
+};
+
+/** Amber or red for a straggler: refusals and losses are red, the rest amber. */
+function stragglerLevel(progress) {
+  return progress === "refused" || progress === "lost" ? "bad" : progress === "lagging" ? "" : "warn";
+}
+
 function renderFleet() {
   const body = $("fleet-body");
   body.textContent = "";
-  const rows = state.fleet;
-  if (!rows.length) {
-    body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No fleet instances reported (serve without a fleet).")));
+  const f = state.fleet;
+  const rollout = f.rollout;
+  const viewStale = state.live.state === "stale";
+  const bar = $("rollout");
+  if (!f.instances.length && !f.lost.length) {
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No instance reports on this key (instances report when their store opts in with StoreOptions::with_instance).")));
     $("fleet-summary").textContent = "";
+    bar.hidden = true;
+    renderHealth();
     return;
   }
-  const live = state.live.revision;
-  let inSync = 0;
-  for (const r of rows) {
-    const ok = r.applied_revision === live;
-    if (ok) inSync++;
-    body.append(el("tr", { dataset: { instance: r.id, revision: r.applied_revision } },
-      el("td", {}, r.id),
-      el("td", { class: "num" }, String(r.applied_revision), " ",
-        el("span", { class: ok ? "sync-ok" : "sync-behind" }, ok ? "✓" : "behind")),
-      el("td", {}, r.state),
-      el("td", { class: "num" }, String(r.directives)),
-      el("td", { class: "num" }, r.last_change_latency_ms === null || r.last_change_latency_ms === undefined ? "—" : `${r.last_change_latency_ms} ms`),
-    ));
+  const why = new Map((rollout ? rollout.stragglers : []).map((s) => [s.id, s]));
+  for (const i of f.instances) {
+    if (i.invalid !== undefined) {
+      body.append(el("tr", { dataset: { instance: i.id, level: "bad", progress: "invalid" } },
+        el("td", {}, i.id), el("td", {}, "—"), el("td", {}, "invalid"), el("td", {}, "—"),
+        el("td", { class: "note" }, `invalid report: ${i.invalid}`)));
+      continue;
+    }
+    const s = why.get(i.id);
+    const progress = s ? s.progress : "applied";
+    let level = s ? stragglerLevel(progress) : "";
+    let note = s ? PROGRESS_TEXT[progress] + (s.codes && s.codes.length ? ` (${s.codes.join(", ")})` : "") : "";
+    if (viewStale) {
+      // The admin server cannot read etcd: no row can be confirmed.
+      level = level || "warn";
+      note = `unconfirmed: this server is cut off from etcd${note ? `; ${note}` : ""}`;
+    }
+    const labels = Object.entries(i.labels || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    const since = i.state === "stale" ? i.stale_since_ms : i.applied_at_ms;
+    body.append(el("tr", { dataset: { instance: i.id, revision: i.applied_revision, progress, level } },
+      el("td", {}, i.id, labels ? el("span", { class: "count" }, ` ${labels}`) : ""),
+      el("td", { class: "num" }, String(i.applied_revision), " ",
+        el("span", { class: progress === "applied" ? "sync-ok" : "sync-behind" }, progress === "applied" ? "✓" : "behind")),
+      el("td", {}, i.state),
+      el("td", { class: "num" }, utcTime(since)),
+      el("td", { class: "note" }, note)));
   }
+  for (const l of f.lost) {
+    body.append(el("tr", { dataset: { lost: l.id, level: "bad", progress: "lost" } },
+      el("td", {}, l.id), el("td", { class: "num" }, String(l.applied_revision)), el("td", {}, "lost"),
+      el("td", { class: "num" }, utcTime(l.since_ms)), el("td", { class: "note" }, PROGRESS_TEXT.lost)));
+  }
+  const total = rollout ? rollout.instances : 0;
+  const applied = rollout ? rollout.applied : 0;
+  const rev = rollout ? rollout.revision : f.key_revision;
   const s = $("fleet-summary");
-  s.textContent = `(${inSync} of ${rows.length} at revision ${live ?? "—"})`;
-  s.dataset.inSync = String(inSync);
-  s.dataset.total = String(rows.length);
+  s.textContent = `(${applied} of ${total} at revision ${rev})`;
+  s.dataset.inSync = String(applied);
+  s.dataset.total = String(total);
+  bar.hidden = false;
+  const progress = $("rollout-bar");
+  progress.max = Math.max(total, 1);
+  progress.value = applied;
+  $("rollout-text").textContent = `${applied} of ${total} at r${rev}`;
+  bar.dataset.applied = String(applied);
+  bar.dataset.total = String(total);
+  renderHealth();
+}
+
+function showSource(source) {
+  state.source = source;
+  const p = $("source");
+  p.hidden = false;
+  p.textContent = source.backend === "etcd"
+    ? `etcd ${source.endpoints.join(", ")} · key ${source.key}`
+    : "in-memory key (not shared with any fleet)";
+}
+
+/**
+ * The header's one-glance verdict: red when this server is cut off from
+ * etcd, the stored value is refused, or an instance refused or was lost;
+ * amber when an instance is stale or starting; green otherwise.
+ */
+function renderHealth() {
+  const h = $("health");
+  if (!state.api || state.conn === "offline") { h.hidden = true; return; }
+  h.hidden = false;
+  const bad = [];
+  const warn = [];
+  if (state.conn === "error") bad.push("event stream lost");
+  if (state.live.state === "stale") bad.push("this server is cut off from etcd");
+  if (state.refused) bad.push(`revision ${state.refused.revision} refused (${state.refused.codes.join(", ")})`);
+  const stragglers = state.fleet.rollout ? state.fleet.rollout.stragglers : [];
+  for (const s of stragglers) {
+    const what = `${s.id} ${s.progress}${s.since_ms ? ` since ${utcTime(s.since_ms)}` : ""}`;
+    if (stragglerLevel(s.progress) === "bad") bad.push(what);
+    else if (stragglerLevel(s.progress) === "warn") warn.push(what);
+  }
+  const invalid = state.fleet.instances.filter((i) => i.invalid !== undefined).length;
+  if (invalid) warn.push(`${invalid} invalid report${invalid === 1 ? "" : "s"}`);
+  const level = bad.length ? "bad" : warn.length ? "warn" : "ok";
+  h.dataset.level = level;
+  const r = state.fleet.rollout;
+  h.textContent = level === "ok"
+    ? `Healthy${r && r.instances ? ` · ${r.applied} of ${r.instances} at r${r.revision}` : ""}`
+    : `${level === "bad" ? "Unhealthy" : "Degraded"}: ${[...bad, ...warn].join("; ")}`;
 }
 
 // ---------------------------------------------------------------- publish

@@ -8,7 +8,7 @@
 // build-output/e2e), NODE_PATH including the folder holding playwright-core
 // (scripts/env.sh sets it). Every wait is bounded; no fixed sleeps.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
@@ -211,6 +211,11 @@ async function main() {
   await page.waitForFunction((r) => document.querySelector("#live-revision").textContent === String(r), pubRev, { timeout: T });
   await fleetAt(page, pubRev);
   expect((await page.locator("#fleet-summary").innerText()).includes(`${INSTANCES} of ${INSTANCES} at revision ${pubRev}`), "every fleet instance at the new revision");
+  // The rollout bar reaches 5/5 from the instances' own reports; the header says healthy and names the key.
+  await page.locator(`#rollout[data-applied="${INSTANCES}"][data-total="${INSTANCES}"]`).waitFor({ timeout: T });
+  expect((await page.locator("#rollout-text").innerText()) === `${INSTANCES} of ${INSTANCES} at r${pubRev}`, "rollout bar at 5 of 5");
+  await page.locator("#health[data-level=ok]").waitFor({ timeout: T });
+  expect(/^etcd http:\/\/127\.0\.0\.1:\d+ · key \S+$/.test(await page.locator("#source").innerText()), "the header names the etcd endpoint and key");
   await page.locator(`#history-body tr[data-revision="${pubRev}"]`).waitFor({ timeout: T });
   expect(await page.locator("#live-warning").isHidden(), "no stale-editor warning after our own publish");
   await screenshot(page, "published-fleet-converged");
@@ -319,6 +324,25 @@ async function main() {
   await fleetAt(page, pvRev);
   expect((await page.locator("#live-ids").innerText()).includes("someone-else"), `rolled back from the preview (revision ${pvRev})`);
 
+  // 9. etcd freezes (SIGSTOP): the header turns red with the reason, every
+  // row turns amber as unconfirmed; after SIGCONT it all comes back green.
+  const etcdPid = execFileSync("pgrep", ["-P", String(demo.pid), "-x", "etcd"], { encoding: "utf8" }).trim().split("\n")[0];
+  expect(/^\d+$/.test(etcdPid), `found the demo's etcd (pid ${etcdPid})`);
+  frozen = Number(etcdPid);
+  process.kill(frozen, "SIGSTOP");
+  await page.waitForFunction(() => {
+    const h = document.querySelector("#health");
+    return h.dataset.level === "bad" && h.textContent.includes("cut off from etcd");
+  }, null, { timeout: 45_000 });
+  await page.locator('#fleet-body tr[data-level="warn"] .note', { hasText: "unconfirmed" }).first().waitFor({ timeout: T });
+  expect(true, "frozen etcd: header red with the reason, rows amber and unconfirmed");
+  await screenshot(page, "etcd-frozen");
+  process.kill(frozen, "SIGCONT");
+  frozen = null;
+  await page.locator("#health[data-level=ok]").waitFor({ timeout: 60_000 });
+  await page.locator(`#rollout[data-applied="${INSTANCES}"][data-total="${INSTANCES}"]`).waitFor({ timeout: T });
+  expect(true, "etcd resumed: healthy again, every instance reporting");
+
   expect(external.length === 0, `no external requests (${external.join(", ") || "none"})`);
   expect(missing.length === 0, `no 404s (${missing.join(", ") || "none"})`);
   expect(consoleErrors.length === 0, `no console errors (${consoleErrors.join(" | ") || "none"})`);
@@ -327,6 +351,7 @@ async function main() {
 }
 
 let failed = false;
+let frozen = null; // the pid of an etcd stopped with SIGSTOP, to resume whatever happens
 try {
   await main();
 } catch (e) {
@@ -338,6 +363,7 @@ try {
     if (pages[0]) await pages[0].screenshot({ path: path.join(OUT, "failure.png"), fullPage: true });
   } catch { /* best effort */ }
 } finally {
+  if (frozen) try { process.kill(frozen, "SIGCONT"); } catch { /* gone */ }
   if (browser) await browser.close().catch(() => {});
   await stopDemo();
 }
