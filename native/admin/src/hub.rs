@@ -18,6 +18,9 @@ use directive_etcd::StoreEvent;
 /// How many events a client may fall behind before it is told it lagged.
 const CAPACITY: usize = 1024;
 
+/// The shortest time between two `fleet` events.
+const FLEET_EVENT_SPACING: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Fan-out of serialized events.
 #[derive(Clone, Debug)]
 pub(crate) struct EventHub {
@@ -64,7 +67,11 @@ impl EventHub {
         });
     }
 
-    /// Sends a `fleet` event on every change of the view until `cancel`.
+    /// Sends a `fleet` event on every change of the view until `cancel`,
+    /// at most one per [`FLEET_EVENT_SPACING`]: every event carries the
+    /// whole listing, so a large fleet whose reports change together (a
+    /// publish) costs one event per spacing, not one per instance; the
+    /// `watch` channel keeps only the latest listing meanwhile.
     pub(crate) fn forward_fleet(&self, view: &FleetView, cancel: CancellationToken) {
         let hub = self.clone();
         let mut rows = view.subscribe();
@@ -76,6 +83,10 @@ impl EventHub {
                 }
                 let line = fleet_event_line(&rows.borrow_and_update());
                 hub.send(line);
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(FLEET_EVENT_SPACING) => {}
+                }
             }
         });
     }
