@@ -53,7 +53,9 @@ pub struct InstanceReport {
     /// When the instance went stale, unix ms (only when stale).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_since_ms: Option<u64>,
-    /// The revision of the set it applies (0: none yet, or the key absent).
+    /// The revision of the snapshot it applies: a value's mod revision, or
+    /// for an absent key the revision at which it read the absence (0
+    /// before any read).
     pub applied_revision: i64,
     /// The highest revision of the key it knows it reflects.
     pub observed_revision: i64,

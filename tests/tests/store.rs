@@ -799,3 +799,267 @@ async fn instances_report_what_they_applied_under_a_lease() -> anyhow::Result<()
     })
     .await
 }
+
+/// Set, to the etcd endpoints, in the child process of
+/// `a_killed_instance_disappears_within_its_lease_ttl`.
+const KILLED_CHILD: &str = "DIRECTIVE_TESTS_KILLED_CHILD";
+/// What that child prints on stdout once its store is connected.
+const KILLED_READY: &str = "killed-instance-ready";
+/// The lease TTL of the killed instance (and of its witness).
+const KILLED_TTL: Duration = Duration::from_secs(3);
+
+/// The child: one reporting instance, parked until the parent kills it.
+async fn killed_child(endpoints: &str) -> anyhow::Result<()> {
+    let store = EtcdDirectiveStore::connect(
+        opts(endpoints.split(','))
+            .with_instance(
+                "killed",
+                [("pid".to_owned(), std::process::id().to_string())],
+            )
+            .with_report_timing(Duration::from_millis(50), KILLED_TTL),
+    )
+    .await?;
+    println!("{KILLED_READY}");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    store.shutdown().await;
+    bail!("not killed by the parent within 120 s")
+}
+
+/// `id`'s state and applied revision in `fleet`, when it has a valid report.
+fn reported(fleet: &directive_etcd::Fleet, id: &str) -> Option<(ReportState, i64)> {
+    fleet
+        .reports()
+        .find(|r| r.id == id)
+        .map(|r| (r.state, r.applied_revision))
+}
+
+/// Checks a listing seen while following: no instance's applied revision
+/// went back (`applied`: the highest seen per instance).
+fn never_regresses(
+    now: &directive_etcd::Fleet,
+    applied: &mut std::collections::BTreeMap<String, i64>,
+) -> anyhow::Result<()> {
+    for r in now.reports() {
+        let highest = applied.entry(r.id.clone()).or_insert(r.applied_revision);
+        ensure!(
+            r.applied_revision >= *highest,
+            "{}'s report regressed from r{highest} to r{}",
+            r.id,
+            r.applied_revision
+        );
+        *highest = r.applied_revision;
+    }
+    Ok(())
+}
+
+/// Follows `fleet` until `done` holds (bounded by `within`), checking every
+/// listing seen with [`never_regresses`]. Returns that listing.
+async fn follow_until(
+    fleet: &mut tokio::sync::watch::Receiver<directive_etcd::Fleet>,
+    applied: &mut std::collections::BTreeMap<String, i64>,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&directive_etcd::Fleet) -> bool,
+) -> anyhow::Result<directive_etcd::Fleet> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = fleet.borrow_and_update().clone();
+        never_regresses(&now, applied)?;
+        if done(&now) {
+            return Ok(now);
+        }
+        match tokio::time::timeout_at(deadline, fleet.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => bail!("{what}: the fleet view stopped; last {now:?}"),
+            Err(_) => bail!("{what}: not within {within:?}; last {now:?}"),
+        }
+    }
+}
+
+/// Follows `fleet` for `period`, failing on the first listing seen where
+/// `holds` does not (or that [`never_regresses`] refuses).
+async fn follow_holding(
+    fleet: &mut tokio::sync::watch::Receiver<directive_etcd::Fleet>,
+    applied: &mut std::collections::BTreeMap<String, i64>,
+    what: &str,
+    period: Duration,
+    holds: impl Fn(&directive_etcd::Fleet) -> bool,
+) -> anyhow::Result<()> {
+    let end = tokio::time::Instant::now() + period;
+    loop {
+        let now = fleet.borrow_and_update().clone();
+        never_regresses(&now, applied)?;
+        ensure!(holds(&now), "{what}: broken by {now:?}");
+        match tokio::time::timeout_at(end, fleet.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => bail!("{what}: the fleet view stopped; last {now:?}"),
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// A killed process cannot revoke its lease: its report stays listed until
+/// the lease expires (TTL - TTL/3 to TTL after the kill, as the store renews
+/// every TTL/3, plus etcd's expiry check, every 500 ms), then a follower
+/// lists it as lost with the revision it last applied. The instance runs in
+/// a child process (this test binary again, selected by `KILLED_CHILD`) so
+/// it can be SIGKILLed.
+#[tokio::test]
+async fn a_killed_instance_disappears_within_its_lease_ttl() -> anyhow::Result<()> {
+    if let Ok(endpoints) = std::env::var(KILLED_CHILD) {
+        return killed_child(&endpoints).await;
+    }
+    bounded(async {
+        use tokio::io::AsyncBufReadExt as _;
+        let cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        let r1 = put(&mut client, doc(&["a"], 600)).await?;
+        let publisher = Publisher::connect(opts(cluster.endpoints())).await?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let _stop = cancel.clone().drop_guard();
+        let mut fleet = publisher.watch_fleet(cancel);
+        let mut applied = std::collections::BTreeMap::new();
+        // An instance in this process: the kill takes only the killed one.
+        let survivor = EtcdDirectiveStore::connect(
+            opts(cluster.endpoints())
+                .with_instance("survivor", [])
+                .with_report_timing(Duration::from_millis(50), KILLED_TTL),
+        )
+        .await?;
+
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "a_killed_instance_disappears_within_its_lease_ttl",
+                "--nocapture",
+            ])
+            .env(KILLED_CHILD, cluster.endpoints().join(","))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("run the test binary as the child")?;
+        let pid = child.id().context("the child's pid")?.to_string();
+        let mut lines =
+            tokio::io::BufReader::new(child.stdout.take().context("piped stdout")?).lines();
+        tokio::time::timeout(CONVERGE, async {
+            while let Some(line) = lines.next_line().await? {
+                if line.contains(KILLED_READY) {
+                    return Ok(());
+                }
+            }
+            bail!("the child exited before it was ready")
+        })
+        .await
+        .map_err(|_| anyhow!("the child was not ready within {CONVERGE:?}"))??;
+
+        let both_at = |r: i64| {
+            move |f: &directive_etcd::Fleet| {
+                reported(f, "killed") == Some((ReportState::Live, r))
+                    && reported(f, "survivor") == Some((ReportState::Live, r))
+            }
+        };
+        let seen = follow_until(
+            &mut fleet,
+            &mut applied,
+            "both live at r1",
+            CONVERGE,
+            both_at(r1),
+        )
+        .await?;
+        let killed = seen
+            .reports()
+            .find(|r| r.id == "killed")
+            .context("listed")?;
+        ensure!(
+            killed.labels.get("pid") == Some(&pid),
+            "the report is the child's: {killed:?}"
+        );
+        let r2 = put(&mut client, doc(&["a", "b"], 600)).await?;
+        follow_until(
+            &mut fleet,
+            &mut applied,
+            "both live at r2",
+            CONVERGE,
+            both_at(r2),
+        )
+        .await?;
+        // Alive, it outlives its TTL: the store renews the lease (every
+        // TTL/3 from the grant). Half a renewal period more puts the kill
+        // mid-period, rather than just after a renewal, where the ready
+        // handshake alone would put it.
+        follow_holding(
+            &mut fleet,
+            &mut applied,
+            "a live instance stays listed past its TTL",
+            KILLED_TTL + Duration::from_millis(1500),
+            both_at(r2),
+        )
+        .await?;
+
+        let kill_ms = directive_etcd::clock::now_ms();
+        child.start_kill().context("SIGKILL the child")?;
+        let killed_at = Instant::now();
+        let gone = follow_until(
+            &mut fleet,
+            &mut applied,
+            "the killed instance's report expires",
+            CONVERGE,
+            |f| reported(f, "killed").is_none(),
+        )
+        .await?;
+        let took = killed_at.elapsed();
+        eprintln!(
+            "killed instance gone after {:.2} s (TTL {} s)",
+            took.as_secs_f64(),
+            KILLED_TTL.as_secs()
+        );
+        let status = tokio::time::timeout(CONVERGE, child.wait()).await??;
+        ensure!(
+            std::os::unix::process::ExitStatusExt::signal(&status) == Some(9),
+            "the child died of SIGKILL, not on its own: {status:?}"
+        );
+        ensure!(
+            took > Duration::from_millis(500),
+            "gone after {took:?}: a revoke, not the lease expiring"
+        );
+        ensure!(
+            took <= KILLED_TTL + Duration::from_millis(1500),
+            "still listed {took:?} after the kill (TTL {KILLED_TTL:?})"
+        );
+        ensure!(gone.lost.len() == 1, "{:?}", gone.lost);
+        let lost = &gone.lost[0];
+        ensure!(
+            lost.id == "killed" && lost.applied_revision == r2,
+            "lost with the revision it applied: {lost:?}"
+        );
+        ensure!(
+            (kill_ms..=directive_etcd::clock::now_ms()).contains(&lost.since_ms),
+            "lost since the kill: {lost:?}, killed at {kill_ms}"
+        );
+        ensure!(
+            reported(&gone, "survivor") == Some((ReportState::Live, r2)),
+            "{gone:?}"
+        );
+
+        // A clean stop leaves at once and is not a loss.
+        survivor.shutdown().await;
+        let left = follow_until(
+            &mut fleet,
+            &mut applied,
+            "the survivor leaves",
+            CONVERGE,
+            |f| reported(f, "survivor").is_none(),
+        )
+        .await?;
+        ensure!(
+            left.lost.iter().map(|l| l.id.as_str()).collect::<Vec<_>>() == ["killed"],
+            "{:?}",
+            left.lost
+        );
+        Ok(())
+    })
+    .await
+}

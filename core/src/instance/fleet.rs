@@ -11,14 +11,33 @@ use serde::Serialize;
 
 use super::{InstanceReport, ReportState};
 
-/// One instance's entry in a listing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One instance's entry in a listing. It serializes as the report itself
+/// (whose `id` is its key's), or as `{"id", "invalid"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedInstance {
     /// The id, from the report's key.
     pub id: String,
     /// The report, or why it was refused (listed, never fatal).
-    #[serde(flatten)]
     pub report: Listed,
+}
+
+impl Serialize for ListedInstance {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Invalid<'a> {
+            id: &'a str,
+            invalid: &'a str,
+        }
+        match &self.report {
+            // `put_report` lists a report only under its own id.
+            Listed::Report(report) => report.serialize(serializer),
+            Listed::Invalid { invalid } => Invalid {
+                id: &self.id,
+                invalid,
+            }
+            .serialize(serializer),
+        }
+    }
 }
 
 /// A report as listed: decoded, or refused with the reason.
@@ -198,6 +217,35 @@ impl Fleet {
         }
     }
 
+    /// Carries what a reader knew over to a fresh listing of the same key
+    /// (after its watch failed): earlier losses stay lost unless reporting
+    /// again, and an instance listed before but missing now, without a
+    /// clean stop, was lost in between (at `now_ms`, as seen here).
+    pub fn carry_over(&mut self, previous: &Fleet, now_ms: u64) {
+        let mut lost: Vec<Lost> = previous
+            .instances
+            .iter()
+            .filter(|p| !self.instances.iter().any(|i| i.id == p.id))
+            .filter_map(|p| match &p.report {
+                Listed::Report(r) if r.state != ReportState::Stopped => Some(Lost {
+                    id: p.id.clone(),
+                    since_ms: now_ms,
+                    applied_revision: r.applied_revision,
+                }),
+                _ => None,
+            })
+            .collect();
+        lost.extend(
+            previous
+                .lost
+                .iter()
+                .filter(|l| !self.instances.iter().any(|i| i.id == l.id))
+                .cloned(),
+        );
+        lost.truncate(MAX_LOST);
+        self.lost = lost;
+    }
+
     /// Removes `id`'s report, deleted at `now_ms`: after a clean stop (its
     /// last report said [`ReportState::Stopped`]) it is simply gone;
     /// otherwise its lease expired and it is remembered in
@@ -373,5 +421,36 @@ mod tests {
         assert_eq!(fleet.lost.len(), 1);
         assert!(fleet.put_report("a", &report("a", ReportState::Live, 9).encode()));
         assert!(fleet.lost.is_empty());
+    }
+
+    #[test]
+    fn a_relisting_keeps_losses_and_finds_the_ones_in_between() {
+        let mut before = Fleet::new(9);
+        before.put_report("a", &report("a", ReportState::Live, 9).encode());
+        before.put_report("b", &report("b", ReportState::Live, 9).encode());
+        before.put_report("c", &report("c", ReportState::Live, 9).stopped().encode());
+        before.put_report("d", &report("d", ReportState::Live, 8).encode());
+        before.remove("d", 50);
+        let mut after = Fleet::new(9);
+        after.put_report("a", &report("a", ReportState::Live, 9).encode());
+        after.carry_over(&before, 60);
+        let lost: Vec<(&str, u64)> = after
+            .lost
+            .iter()
+            .map(|l| (l.id.as_str(), l.since_ms))
+            .collect();
+        // b vanished while nobody watched; c stopped cleanly; d stays lost.
+        assert_eq!(lost, [("b", 60), ("d", 50)]);
+    }
+
+    #[test]
+    fn an_instance_serializes_with_one_id() {
+        let mut fleet = Fleet::new(9);
+        fleet.put_report("a", &report("a", ReportState::Live, 9).encode());
+        fleet.put_report("z", b"junk");
+        let text = serde_json::to_string(&fleet.instances).expect("serializes");
+        assert_eq!(text.matches("\"id\"").count(), 2, "{text}");
+        assert!(text.starts_with("[{\"id\":\"a\",\"labels\""), "{text}");
+        assert!(text.contains("{\"id\":\"z\",\"invalid\":"), "{text}");
     }
 }

@@ -150,7 +150,11 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
             );
             return Some(EXIT_INVALID);
         }
-        let ready = rollout.applied;
+        // Only the targets count: a newcomer does not stand in for one.
+        let ready = now
+            .reports()
+            .filter(|r| targets.contains(&r.id) && r.progress(revision) == Progress::Applied)
+            .count();
         if shown != Some(ready) {
             let line = format!("{ready}/{required} applied r{revision}");
             if terminal {
@@ -177,7 +181,7 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
             );
             for r in now
                 .reports()
-                .filter(|r| r.progress(revision) != Progress::Applied)
+                .filter(|r| targets.contains(&r.id) && r.progress(revision) != Progress::Applied)
             {
                 eprintln!("  {}", describe(r, revision));
             }

@@ -105,8 +105,9 @@ async fn follow_once(
 ) -> Result<(), PublishError> {
     let key = publisher.key.as_str();
     let client = publisher.client().await?;
-    let (fleet, at) = list(client, key).await?;
+    let (mut fleet, at) = list(client, key).await?;
     *failures = 0;
+    fleet.carry_over(&tx.borrow(), now_ms());
     tx.send_replace(fleet);
     let prefix = reports_prefix(key);
     let options = WatchOptions::new()

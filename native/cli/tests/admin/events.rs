@@ -153,7 +153,11 @@ async fn fleet_view_follows_the_instances_reports() {
     .await
     .expect("a stopped instance leaves the view (its lease is revoked)");
     assert_eq!(left["rollout"]["instances"], 1, "{left}");
-    assert_eq!(left["lost"], json!([]), "a clean stop is not a loss: {left}");
+    assert_eq!(
+        left["lost"],
+        json!([]),
+        "a clean stop is not a loss: {left}"
+    );
 
     drop(response);
     a.shutdown().await;

@@ -640,3 +640,259 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// `id`'s entry in a `fleet --json` listing.
+fn listed<'a>(fleet: &'a Value, id: &str) -> Option<&'a Value> {
+    fleet["instances"]
+        .as_array()?
+        .iter()
+        .find(|i| i["id"] == id)
+}
+
+/// The revision `id` applies when its report says it is live.
+fn live_at(fleet: &Value, id: &str) -> Option<i64> {
+    let instance = listed(fleet, id)?;
+    if instance["state"] != "live" {
+        return None;
+    }
+    instance["applied_revision"].as_i64()
+}
+
+/// Runs `fleet --json` on `key` until `done` holds for its listing
+/// (bounded by `within`), and returns that listing.
+async fn fleet_until(
+    cluster: &EtcdCluster,
+    key: &str,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = ctl(&on(cluster, key, &["fleet", "--json"]), b"");
+        assert_eq!(out.code, 0, "{out:?}");
+        let fleet = json(&out.stdout);
+        if done(&fleet) {
+            return fleet;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?}: {fleet}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A store reporting as instance `id` on `key` through `endpoints`:
+/// a report at most every 50 ms, listed 3 s after it dies.
+fn reporting(endpoints: Vec<String>, key: &str, id: &str) -> directive_etcd::StoreOptions {
+    directive_etcd::StoreOptions::new(endpoints)
+        .with_key(key)
+        .with_instance(id, [])
+        .with_report_timing(Duration::from_millis(50), Duration::from_secs(3))
+}
+
+// Multi-threaded: `ctl` blocks its thread while the in-process stores and
+// the fault proxy must keep running on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_instance_makes_wait_time_out_and_catches_up_after_heal() {
+    use directive_etcd::{DirectiveStore as _, EtcdDirectiveStore};
+    let cluster = etcd().await;
+    let key = "cli/fleet-blackhole";
+    let r1 = publish_ok(&cluster, key, ONE);
+    let proxy = directive_tests::FaultProxy::for_endpoint(&cluster.endpoints()[0])
+        .await
+        .expect("fault proxy");
+    let a = EtcdDirectiveStore::connect(reporting(cluster.endpoints(), key, "a"))
+        .await
+        .expect("a connects");
+    let b = EtcdDirectiveStore::connect(reporting(cluster.endpoints(), key, "b"))
+        .await
+        .expect("b connects");
+    let c = EtcdDirectiveStore::connect(reporting(vec![proxy.endpoint()], key, "c"))
+        .await
+        .expect("c connects through the proxy");
+    fleet_until(
+        &cluster,
+        key,
+        "a, b and c live at r1",
+        Duration::from_secs(15),
+        |f| ["a", "b", "c"].iter().all(|id| live_at(f, id) == Some(r1)),
+    )
+    .await;
+
+    // c is cut off silently: it can neither apply the write nor report.
+    // Its lease has 2 to 3 s left, so the wait starts with c live (a
+    // target), and ends with c either still listed at r1 or expired.
+    proxy.blackhole();
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--wait", "2s"]), TWO);
+    assert_eq!(out.code, 4, "{out:?}");
+    let r2: i64 = out
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("the revision, printed before waiting ({e}): {out:?}"));
+    assert!(
+        out.stderr
+            .contains(&format!("2 of 3 instance(s) applied r{r2}; waiting on:")),
+        "{out:?}"
+    );
+    let waiting_on: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .collect();
+    let still_listed = format!("c: live at r{r1}");
+    let only_c = match waiting_on.as_slice() {
+        [only] => *only == still_listed || *only == "c: no longer reporting",
+        _ => false,
+    };
+    assert!(only_c, "c, and only c, named as the straggler: {out:?}");
+    eprintln!("the timed-out wait named {waiting_on:?}");
+    // Its lease expires (if it has not yet): c is no longer listed.
+    fleet_until(
+        &cluster,
+        key,
+        "c's report expires",
+        Duration::from_secs(10),
+        |f| listed(f, "c").is_none(),
+    )
+    .await;
+
+    // Healed: c reads the write, grants a new lease and reports again.
+    proxy.pass();
+    let healed = Instant::now();
+    let fleet = fleet_until(
+        &cluster,
+        key,
+        "c reports live at r2 again",
+        Duration::from_secs(30),
+        |f| live_at(f, "c").is_some_and(|r| r >= r2),
+    )
+    .await;
+    eprintln!(
+        "c live at r{r2} again {:.2} s after the heal",
+        healed.elapsed().as_secs_f64()
+    );
+    assert_eq!(c.load().revision, r2, "c applies what it reports");
+    for id in ["a", "b"] {
+        assert_eq!(live_at(&fleet, id), Some(r2), "{id}: {fleet}");
+    }
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--wait", "10s"]), ONE);
+    assert_eq!(out.code, 0, "{out:?}");
+    let r3: i64 = out.stdout.trim().parse().expect("revision");
+    assert!(
+        out.stderr.contains(&format!("3/3 applied r{r3}")),
+        "{out:?}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    c.shutdown().await;
+}
+
+// Multi-threaded: reading the child's lines blocks this thread while the
+// in-process store must keep its lease alive on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_watch_streams_changes_as_ndjson() {
+    use directive_etcd::EtcdDirectiveStore;
+    let cluster = etcd().await;
+    let key = "cli/fleet-watch";
+    let mut client = cluster.client().await.expect("client");
+    let mut child = Reaped(
+        command(&on(&cluster, key, &["fleet", "--watch", "--json"]))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("fleet --watch starts"),
+    );
+    let stderr = read_all(child.0.stderr.take().expect("stderr is piped"));
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut previous = Value::Null;
+    // The next line (one JSON document per line, each a change), checked
+    // against the one before it.
+    let mut next = || -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("a line from fleet --watch before the deadline")
+            .expect("stdout is UTF-8");
+        let fleet = json(&line);
+        assert_ne!(fleet, previous, "a line per change, not a repeat");
+        assert_eq!(
+            fleet["lost"],
+            serde_json::json!([]),
+            "nothing lost: {fleet}"
+        );
+        previous = fleet.clone();
+        fleet
+    };
+    let mut until = |what: &str, done: &dyn Fn(&Value) -> bool| -> Value {
+        loop {
+            let fleet = next();
+            if done(&fleet) {
+                return fleet;
+            }
+            eprintln!("{what}: not yet: {fleet}");
+        }
+    };
+
+    let first = until("the first listing", &|_| true);
+    assert_eq!(first["key_revision"], 0, "{first}");
+    assert_eq!(first["instances"], serde_json::json!([]), "{first}");
+
+    let store = EtcdDirectiveStore::connect(reporting(cluster.endpoints(), key, "w"))
+        .await
+        .expect("w connects");
+    let live = until("w listed live", &|f| live_at(f, "w").is_some());
+    assert_eq!(
+        live["instances"].as_array().map(Vec::len),
+        Some(1),
+        "{live}"
+    );
+    assert_eq!(live["key_revision"], 0, "the key is absent: {live}");
+    assert_eq!(live["rollout"]["applied"], 1, "w has the absence: {live}");
+
+    // A write of the key is a change too, and so is w applying it.
+    let put = client
+        .put(key, ONE, None)
+        .await
+        .expect("etcd put")
+        .header()
+        .expect("header")
+        .revision();
+    let applied = until("w applies the write", &|f| live_at(f, "w") == Some(put));
+    assert_eq!(applied["key_revision"], put, "{applied}");
+    assert_eq!(applied["rollout"]["applied"], 1, "{applied}");
+
+    // A clean stop: gone, and not lost (checked on every line by `next`).
+    store.shutdown().await;
+    let gone = until("w leaves", &|f| listed(f, "w").is_none());
+    assert_eq!(gone["instances"], serde_json::json!([]), "{gone}");
+    assert_eq!(gone["key_revision"], put, "{gone}");
+
+    // SIGINT stops it cleanly.
+    let pid = child.0.id().to_string();
+    let signalled = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill");
+    assert!(signalled.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for fleet --watch") {
+            break status;
+        }
+        assert!(start.elapsed() < DEADLINE, "fleet --watch ignored SIGINT");
+        thread::sleep(Duration::from_millis(5));
+    };
+    let stderr = stderr.join().expect("stderr reader");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
