@@ -43,8 +43,8 @@ pub use error::{DecodeError, DecodeErrors, ErrorCode};
 pub use level::DiagLevel;
 pub use limits::Limits;
 pub use reducer::{
-    Command, Event, KeyValue, Origin, Output, Reducer, ReducerConfig, Rejection, Retry, Snapshot,
-    State, Status,
+    Command, Event, KeyValue, Origin, Output, Reducer, ReducerConfig, Rejection, Restart, Retry,
+    Snapshot, State, Status,
 };
 pub use report::{validate, DirectiveReport, ValidationReport};
 pub use request::{Decision, Explanation, Request};

@@ -55,6 +55,34 @@ pub struct Output {
     /// True when [`Reducer::status`] changed in a way worth reporting
     /// (state, applied revision, rejection, error).
     pub status_changed: bool,
+    /// Why this call left the current watch (or read) for a new one, if it
+    /// did: what the shell counts as a watch restart.
+    pub restart: Option<Restart>,
+}
+
+/// Why the reducer gave up a watch (or a read) and started over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// The watch's start revision was compacted away: re-read.
+    Compaction,
+    /// etcd cancelled the watch.
+    Cancel,
+    /// The watch ignored a progress request past its deadline.
+    Stall,
+    /// The connection or a request failed.
+    Error,
+}
+
+impl Restart {
+    /// `compaction`, `cancel`, `stall` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Compaction => "compaction",
+            Restart::Cancel => "cancel",
+            Restart::Stall => "stall",
+            Restart::Error => "error",
+        }
+    }
 }
 
 /// What the reducer last learned about the key's value.
@@ -181,6 +209,7 @@ impl Reducer {
                     self.config.progress_deadline_ms
                 );
                 self.on_disconnect(cause, now_ms, now, &mut out);
+                out.restart = Some(Restart::Stall);
             }
             _ => {}
         }
@@ -230,6 +259,7 @@ impl Reducer {
                 // stale until the re-read. A watch compacted again right
                 // after a re-read (a member serving reads from below the
                 // compaction point) backs off instead of re-reading hot.
+                out.restart = Some(Restart::Compaction);
                 self.go_stale(now_ms, &mut out);
                 if let Phase::Watching {
                     after_compaction: true,
@@ -245,6 +275,7 @@ impl Reducer {
                 }
             }
             Event::Canceled { reason } => {
+                out.restart = Some(Restart::Cancel);
                 self.status.last_error = Some(format!("watch canceled by etcd: {reason}"));
                 out.status_changed = true;
                 self.go_stale(now_ms, &mut out);
@@ -341,6 +372,7 @@ impl Reducer {
     }
 
     fn on_disconnect(&mut self, cause: String, now_ms: u64, now: u64, out: &mut Output) {
+        out.restart = Some(Restart::Error);
         self.status.reconnects += 1;
         self.status.last_error = Some(cause);
         self.go_stale(now_ms, out);
@@ -503,5 +535,58 @@ impl Snapshot {
             origin,
             digest: Some((fnv1a64(kv.value), kv.value.len())),
         }
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+
+    fn watching() -> Reducer {
+        let mut r = Reducer::new(ReducerConfig::default());
+        let out = r.handle(
+            Event::Read {
+                revision: 5,
+                kv: None,
+            },
+            1_000,
+        );
+        assert!(matches!(out.command, Some(Command::Watch { .. })));
+        assert_eq!(out.restart, None, "a first read restarts nothing");
+        assert_eq!(r.handle(Event::WatchCreated, 1_001).restart, None);
+        r
+    }
+
+    #[test]
+    fn every_way_of_leaving_a_watch_names_its_reason() {
+        let compacted = watching().handle(
+            Event::Compacted {
+                compact_revision: 9,
+            },
+            2_000,
+        );
+        assert_eq!(compacted.restart, Some(Restart::Compaction));
+        let canceled = watching().handle(
+            Event::Canceled {
+                reason: "gone".to_owned(),
+            },
+            2_000,
+        );
+        assert_eq!(canceled.restart, Some(Restart::Cancel));
+        let failed = watching().handle(
+            Event::Disconnected {
+                cause: "reset".to_owned(),
+            },
+            2_000,
+        );
+        assert_eq!(failed.restart, Some(Restart::Error));
+        // Silent past the progress interval, then past the deadline: a stall.
+        let mut silent = watching();
+        let asked = silent.handle_timeout(1_001 + 5_000);
+        assert!(matches!(asked.command, Some(Command::RequestProgress)));
+        assert_eq!(asked.restart, None);
+        let stalled = silent.handle_timeout(1_001 + 10_000);
+        assert_eq!(stalled.restart, Some(Restart::Stall));
+        assert_eq!(Restart::Stall.as_str(), "stall");
     }
 }

@@ -97,21 +97,36 @@ impl AdminToken {
     /// Checks a request's headers and query: exactly one `Authorization`
     /// header of the form `Bearer <token>` and no credential in the query.
     pub fn check(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        self.refusal(headers, query).is_none()
+    }
+
+    /// Why a request's credentials are refused (`None`: accepted), as a
+    /// closed set of reasons for logs and metrics: `in_query`, `missing`,
+    /// `duplicate`, `bad_scheme`, `wrong_token`. Never the token.
+    pub fn refusal(&self, headers: &HeaderMap, query: Option<&str>) -> Option<&'static str> {
         if query.is_some_and(query_has_credential) {
-            return false;
+            return Some("in_query");
         }
         let mut values = headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            // Missing, or ambiguous: two headers might be read differently
-            // by a proxy in front of us.
-            return false;
+        let value = match (values.next(), values.next()) {
+            (None, _) => return Some("missing"),
+            // Ambiguous: two headers might be read differently by a proxy
+            // in front of us.
+            (Some(_), Some(_)) => return Some("duplicate"),
+            (Some(value), None) => value,
         };
         let Some((scheme, token)) = value.as_bytes().split_first_chunk::<7>() else {
             // Still hash something, so a short header costs about the same.
             let _ = self.matches(value.as_bytes());
-            return false;
+            return Some("bad_scheme");
         };
-        scheme.eq_ignore_ascii_case(b"Bearer ") & self.matches(token)
+        let scheme_ok = scheme.eq_ignore_ascii_case(b"Bearer ");
+        let token_ok = self.matches(token);
+        match (scheme_ok, token_ok) {
+            (true, true) => None,
+            (false, _) => Some("bad_scheme"),
+            (true, false) => Some("wrong_token"),
+        }
     }
 }
 
@@ -141,14 +156,17 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if token.check(request.headers(), request.uri().query()) {
-        next.run(request).await
-    } else {
-        tracing::info!(
-            method = %request.method(),
-            "admin request refused: missing or wrong bearer token"
-        );
-        ApiError::Unauthorized.into_response()
+    match token.refusal(request.headers(), request.uri().query()) {
+        None => next.run(request).await,
+        Some(reason) => {
+            tracing::info!(
+                method = %request.method(),
+                reason,
+                "admin request refused: missing or wrong bearer token"
+            );
+            super::metrics::auth_failure(reason);
+            ApiError::Unauthorized.into_response()
+        }
     }
 }
 
@@ -179,6 +197,16 @@ mod tests {
         assert!(!token.check(&headers(&["Bearer  0123456789abcdef"]), None));
         assert!(!token.check(&headers(&["Basic 0123456789abcdef"]), None));
         assert!(!token.check(&headers(&["Bearer"]), None));
+        let refusal = |h: &[&str]| token.refusal(&headers(h), None);
+        assert_eq!(refusal(&[]), Some("missing"));
+        assert_eq!(refusal(&["Basic 0123456789abcdef"]), Some("bad_scheme"));
+        assert_eq!(refusal(&["Bearer"]), Some("bad_scheme"));
+        assert_eq!(refusal(&["Bearer 0123456789abcdeF"]), Some("wrong_token"));
+        assert_eq!(refusal(&["Bearer 0123456789abcdef"]), None);
+        assert_eq!(
+            token.refusal(&headers(&["Bearer 0123456789abcdef"]), Some("token=x")),
+            Some("in_query")
+        );
         assert!(!token.check(
             &headers(&["Bearer 0123456789abcdef", "Bearer 0123456789abcdef"]),
             None

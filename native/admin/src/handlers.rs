@@ -19,6 +19,7 @@ use super::backend::Source;
 use super::body::{read_limited, require_json};
 use super::error::{json_body, json_body_text, ApiError};
 use super::fleet::fleet_json;
+use super::metrics;
 use super::state::AppState;
 use directive_etcd::clock::now_ms;
 
@@ -33,20 +34,72 @@ pub(crate) async fn healthz() -> Response {
     json_body(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 once the store has read the key, else 503.
-pub(crate) async fn readyz(State(state): Shared) -> Response {
-    match state.ready_backend() {
-        Ok(backend) => {
-            let status = backend.status();
-            json_body(json!({
+/// `GET /readyz[?strict]` (ADR 0012): 200 once the store has read the key
+/// and while it serves a set; the body says `live`, or `stale` since when
+/// (serving the last good set, degraded: etcd is unreachable). 503 before
+/// the first read, and with `?strict` whenever the store is not live. A
+/// stale admin server still answers reads and the UI, and a stale proxy
+/// still applies its last good set: taking them out of rotation during an
+/// etcd outage would turn a control-plane outage into a data-plane one,
+/// so only a caller that asks (`?strict`) gets 503 for staleness.
+pub(crate) async fn readyz(State(state): Shared, RawQuery(query): RawQuery) -> Response {
+    let strict = query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "strict" || p.starts_with("strict="))
+    });
+    let Ok(backend) = state.ready_backend() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json_body(json!({"status": "not_ready", "state": "initializing"})),
+        )
+            .into_response();
+    };
+    let status = backend.status();
+    let (code, body) = match status.state {
+        directive_core::State::Stale { since_ms } => (
+            if strict {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            },
+            json!({
+                "status": if strict { "not_ready" } else { "degraded" },
+                "state": "stale",
+                "stale_since_ms": since_ms,
+                "revision": status.applied_revision,
+                "last_error": status.last_error,
+            }),
+        ),
+        _ => (
+            StatusCode::OK,
+            json!({
                 "status": "ready",
                 "state": status.state.name(),
                 "revision": status.applied_revision,
-            }))
+            }),
+        ),
+    };
+    (code, json_body(body)).into_response()
+}
+
+/// `GET /metrics`: every metric of this process in the Prometheus text
+/// format; 404 when the server was started without an exporter.
+pub(crate) async fn metrics_text(State(state): Shared) -> Response {
+    match &state.config.metrics {
+        Some(handle) => {
+            handle.run_upkeep();
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                )],
+                handle.render(),
+            )
+                .into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json_body(json!({"status": "not_ready"})),
+        None => (
+            StatusCode::NOT_FOUND,
+            json_body(json!({"error": "no_metrics_exporter"})),
         )
             .into_response(),
     }
@@ -120,6 +173,16 @@ struct StoredVersion {
 
 /// `PUT /api/directives`: validated, stamped compare-and-swap publish.
 pub(crate) async fn put_directives(
+    state: Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let result = publish(state, headers, body).await;
+    metrics::write("publish", &result);
+    result
+}
+
+async fn publish(
     State(state): Shared,
     headers: HeaderMap,
     body: Body,
@@ -175,6 +238,7 @@ pub(crate) async fn validate_document(
     let document = read_limited(&headers, body, limit).await?;
     let report = validate(&document, now, &limits);
     tracing::debug!(ok = report.ok, errors = report.errors.len(), "validated");
+    metrics::validation(report.ok);
     Ok(json_body_text(report.to_json()))
 }
 
@@ -234,6 +298,16 @@ struct RollbackRequest {
 
 /// `POST /api/rollback` with `{"revision":R,"expect_revision":R2?}`.
 pub(crate) async fn rollback(
+    state: Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let result = roll_back(state, headers, body).await;
+    metrics::write("rollback", &result);
+    result
+}
+
+async fn roll_back(
     State(state): Shared,
     headers: HeaderMap,
     body: Body,

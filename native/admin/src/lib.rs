@@ -28,6 +28,7 @@ mod handlers;
 mod hub;
 mod listen;
 mod memory;
+pub mod metrics;
 mod routes;
 mod sse;
 mod state;
@@ -38,7 +39,8 @@ pub use backend::{Backend, Source};
 pub use directive_conn::ConnectionLimits;
 pub use error::ApiError;
 pub use listen::{
-    check_policy, load_tls, start, ListenError, ListenOptions, RunningServer, TlsFiles,
+    check_policy, load_tls, start, start_metrics, ListenError, ListenOptions, RunningServer,
+    TlsFiles,
 };
 pub use memory::MemoryBackend;
 pub use routes::LOOPBACK_HOSTS;

@@ -108,6 +108,24 @@ impl RunningServer {
 /// Checks the listen policy, loads TLS, binds, and serves `app` in the
 /// background.
 pub async fn start(app: &AdminApp, options: ListenOptions) -> Result<RunningServer, ListenError> {
+    serve_router(app.router(), options, "admin server").await
+}
+
+/// Serves only `GET /metrics`, without the token, under the same listen
+/// policy and connection limits (`--metrics-listen`: a scraper on the
+/// host or the pod network, the API's token kept out of its config).
+pub async fn start_metrics(
+    app: &AdminApp,
+    options: ListenOptions,
+) -> Result<RunningServer, ListenError> {
+    serve_router(app.metrics_router(), options, "metrics listener").await
+}
+
+async fn serve_router(
+    router: axum::Router,
+    options: ListenOptions,
+    what: &'static str,
+) -> Result<RunningServer, ListenError> {
     check_policy(&options)?;
     let tls = options.tls.as_ref().map(load_tls).transpose()?;
     let listener = TcpListener::bind(options.addr)
@@ -121,11 +139,11 @@ pub async fn start(app: &AdminApp, options: ListenOptions) -> Result<RunningServ
     let task = tokio::spawn(accept_loop(
         listener,
         tls,
-        app.router(),
+        router,
         options.limits,
         cancel.clone(),
     ));
-    tracing::info!(%local_addr, scheme, "admin server listening");
+    tracing::info!(%local_addr, scheme, what, "listening");
     Ok(RunningServer {
         local_addr,
         scheme,

@@ -24,6 +24,13 @@ use super::sse;
 use super::state::AppState;
 use super::ui::ui_router;
 
+/// `/metrics` alone, without the token, for a listener of its own.
+pub(crate) fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(handlers::metrics_text))
+        .with_state(state)
+}
+
 /// The whole app.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
@@ -38,11 +45,16 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/events", get(sse::events))
         .route("/api/fleet", get(handlers::fleet))
         .route("/api", any(handlers::api_not_found))
-        .route("/api/{*rest}", any(handlers::api_not_found))
-        .route_layer(middleware::from_fn_with_state(
-            state.config.token.clone(),
-            require_token,
-        ));
+        .route("/api/{*rest}", any(handlers::api_not_found));
+    let api = if state.config.metrics_behind_token {
+        api.route("/metrics", get(handlers::metrics_text))
+    } else {
+        api
+    };
+    let api = api.route_layer(middleware::from_fn_with_state(
+        state.config.token.clone(),
+        require_token,
+    ));
     let mut app = Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
@@ -161,7 +173,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wa
      style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const KNOWN_ROUTES: [&str; 8] = [
+const KNOWN_ROUTES: [&str; 9] = [
     "/healthz",
     "/readyz",
     "/api/directives",
@@ -170,6 +182,7 @@ const KNOWN_ROUTES: [&str; 8] = [
     "/api/rollback",
     "/api/events",
     "/api/fleet",
+    "/metrics",
 ];
 
 fn route_label(path: &str) -> &'static str {

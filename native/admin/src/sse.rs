@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::hub::fleet_event_line;
+use super::metrics::OpenStream;
 use super::state::AppState;
 
 /// The interval of keep-alive comments.
@@ -63,6 +64,8 @@ struct Feed {
     cancel: CancellationToken,
     /// This stream's place under the event-stream cap, freed with the feed.
     _permit: OwnedSemaphorePermit,
+    /// Counted in the open-streams gauge while the feed lives.
+    _open: OpenStream,
 }
 
 fn event_stream(
@@ -76,6 +79,7 @@ fn event_stream(
         rx,
         cancel,
         _permit: permit,
+        _open: OpenStream::new(),
     };
     stream::unfold(feed, |mut feed| async move {
         if let Some(line) = feed.initial.pop_front() {

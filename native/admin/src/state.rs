@@ -38,6 +38,13 @@ pub struct AdminConfig {
     /// this server's address cannot use it (DNS rebinding). `None` answers
     /// any host. `/healthz` and `/readyz` answer every host.
     pub allowed_hosts: Option<Vec<String>>,
+    /// The exporter `GET /metrics` renders ([`crate::metrics::install_prometheus`]);
+    /// `None`: no `/metrics` (404).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Serve `/metrics` behind the token like `/api` (true), or not at all
+    /// on this listener (false: it is served on a listener of its own,
+    /// [`crate::start_metrics`]).
+    pub metrics_behind_token: bool,
     /// Event streams (`GET /api/events`) open at once; one more is 503.
     /// Streams are never idle, so they do not count as evictable
     /// connections: this is their own cap.
@@ -54,6 +61,8 @@ impl AdminConfig {
             limits: Limits::default(),
             max_event_streams: 64,
             allowed_hosts: None,
+            metrics: None,
+            metrics_behind_token: true,
         }
     }
 }
@@ -143,6 +152,12 @@ impl AdminApp {
     /// The axum router of the whole app (API, probes, UI).
     pub fn router(&self) -> axum::Router {
         super::routes::router(Arc::clone(&self.state))
+    }
+
+    /// A router serving only `/metrics`, with no token (for a listener of
+    /// its own, [`crate::start_metrics`]).
+    pub fn metrics_router(&self) -> axum::Router {
+        super::routes::metrics_router(Arc::clone(&self.state))
     }
 
     /// Stops the event forwarders (the SSE streams then end).

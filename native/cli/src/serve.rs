@@ -52,6 +52,11 @@ pub struct Args {
     /// The one browser origin allowed to call the API (CORS); none by default.
     #[arg(long)]
     cors_origin: Option<String>,
+    /// Serve `GET /metrics` (Prometheus text) on this address of its own,
+    /// without the token (same listen policy: loopback unless TLS or
+    /// --insecure-listen), instead of behind the token on --listen.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// etcd connection (without --endpoints: an in-memory store).
     #[command(flatten)]
     etcd: EtcdArgs,
@@ -66,13 +71,14 @@ pub async fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     };
+    let listen_tls = args
+        .tls_cert
+        .clone()
+        .zip(args.tls_key.clone())
+        .map(|(cert, key)| TlsFiles { cert, key });
     let listen = ListenOptions {
         addr: args.listen,
-        tls: args
-            .tls_cert
-            .clone()
-            .zip(args.tls_key.clone())
-            .map(|(cert, key)| TlsFiles { cert, key }),
+        tls: listen_tls.clone(),
         insecure_listen: args.insecure_listen,
         limits: directive_admin::ConnectionLimits::default(),
     };
@@ -87,6 +93,15 @@ pub async fn run(args: Args) -> u8 {
         }
     }
     let mut config = AdminConfig::new(token);
+    // Before any store connects: handles resolved earlier would be no-ops.
+    config.metrics = match admin::metrics::install_prometheus() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            eprintln!("directivectl serve: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    config.metrics_behind_token = args.metrics_listen.is_none();
     config.ui_dir = args.ui_dir.clone();
     config.cors_origin = args.cors_origin.clone();
     config.allowed_hosts = allowed_hosts(&args.allowed_host, args.listen);
@@ -121,10 +136,35 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     eprintln!("directivectl serve: listening on {}/", server.url());
+    let metrics_server = match args.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let options = ListenOptions {
+                addr,
+                tls: listen_tls.clone(),
+                insecure_listen: args.insecure_listen,
+                limits: directive_admin::ConnectionLimits::default(),
+            };
+            match admin::start_metrics(&app, options).await {
+                Ok(metrics) => {
+                    eprintln!("directivectl serve: metrics on {}/metrics", metrics.url());
+                    Some(metrics)
+                }
+                Err(e) => {
+                    eprintln!("directivectl serve: --metrics-listen: {e}");
+                    server.shutdown().await;
+                    return EXIT_ERROR;
+                }
+            }
+        }
+    };
     wait_for_shutdown().await;
     eprintln!("directivectl serve: shutting down");
     cancel.cancel();
     server.shutdown().await;
+    if let Some(metrics) = metrics_server {
+        metrics.shutdown().await;
+    }
     app.close();
     if let Some(backend) = app.backend() {
         backend.shutdown().await;
@@ -199,16 +239,17 @@ pub(crate) async fn connect_until_ready(
     eprintln!("directivectl: connected to etcd; applied revision {revision}; ready");
 }
 
-/// Logs to stderr at `DIRECTIVE_LOG` (error, warn, info, debug, trace) or
-/// `default`. Log lines carry revisions, counts and codes only.
+/// Logs to stderr, filtered by `RUST_LOG` (`EnvFilter` syntax, e.g.
+/// `info,directive_etcd=debug`), else `default`; colours only when stderr
+/// is a terminal, so a log file or a pipe never holds escape codes.
 pub(crate) fn init_logging(default: &str) {
-    let level = std::env::var("DIRECTIVE_LOG").unwrap_or_else(|_| default.to_owned());
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -15,6 +15,7 @@ pub mod clock;
 mod directive_store;
 pub mod fleet;
 pub mod history;
+pub mod metrics;
 pub mod publisher;
 pub mod store;
 

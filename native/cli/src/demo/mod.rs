@@ -128,6 +128,8 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
         args.etcd.password_file = Some(etcd.password_file());
         running.etcd = Some(etcd);
     }
+    // Before any store connects: handles resolved earlier would be no-ops.
+    let metrics = admin::metrics::install_prometheus()?;
     let options = args.etcd.options()?;
     let publisher = Publisher::connect(options.clone())
         .await
@@ -140,6 +142,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     let mut config = AdminConfig::new(token);
     config.ui_dir = args.ui_dir.clone();
     config.allowed_hosts = crate::serve::allowed_hosts(&[], args.listen);
+    config.metrics = Some(metrics);
     let app = AdminApp::new(config);
     app.set_backend(Backend::Etcd { store, publisher });
     running.app = Some(app.clone());
@@ -171,6 +174,8 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
          url:   {url}/\n  \
          token: {token_text}\n  \
          try:   curl -s -H 'Authorization: Bearer {token_text}' {url}/api/fleet\n  \
+         metrics: curl -s -H 'Authorization: Bearer {token_text}' {url}/metrics \
+         (every instance's store, label instance=...)\n  \
          proxies: {}",
         args.instances,
         options.key(),

@@ -114,6 +114,23 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
     .await;
     assert!(converged, "every instance reaches revision {revision}");
 
+    // One scrape shows every instance's store, told apart by `instance`.
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .header(header::AUTHORIZATION, &auth)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for i in 1..=3 {
+        let line = format!(
+            "directive_store_applied_revision{{key=\"osproxy/directives\",instance=\"instance-{i}\"}} {revision}"
+        );
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
+
     // Every instance is a real proxy: its x-diagnostics header shows the publish.
     let fleet: Value = http
         .get(&fleet_url)
@@ -180,6 +197,24 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+    // The rest of stderr, to EOF: no colour codes in a pipe, and a clean
+    // stop warns about nothing.
+    let stop_at = seen.len();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
+    assert!(
+        seen.iter().all(|l| !l.contains('\x1b')),
+        "escape codes in a piped stderr: {seen:?}"
+    );
+    let after_stop: Vec<&String> = seen[stop_at..]
+        .iter()
+        .filter(|l| l.contains("WARN"))
+        .collect();
+    assert!(
+        after_stop.is_empty(),
+        "a clean stop logged warnings: {after_stop:?}"
+    );
     assert!(
         TcpStream::connect_timeout(
             &std::net::SocketAddr::from(([127, 0, 0, 1], etcd_port)),

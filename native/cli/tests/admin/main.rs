@@ -9,6 +9,7 @@ mod demo;
 mod events;
 mod hostile;
 mod listen;
+mod metrics;
 mod routes;
 mod ui;
 mod validate;

@@ -28,7 +28,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use directive_core::{Command, Event, KeyValue, Output, Reducer, State};
 use etcd_client::{
@@ -40,6 +40,7 @@ use super::connect::{build_client, describe, is_compacted};
 use super::options::StoreOptions;
 use super::shared::Shared;
 use crate::clock::now_ms;
+use crate::metrics::{cause_class, Measured, StoreMetrics};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -75,7 +76,11 @@ enum Input {
     HistoryRead(Option<GetResponse>),
     Opened(WatchStream),
     Message(WatchResponse),
-    Failed(String),
+    /// A failed operation: etcd's cause, and its class for the metrics.
+    Failed {
+        cause: String,
+        class: &'static str,
+    },
 }
 
 /// How the loop ends.
@@ -95,6 +100,7 @@ pub(crate) struct Driver {
     reducer: Reducer,
     shared: Arc<Shared>,
     op: Op,
+    metrics: StoreMetrics,
 }
 
 impl Driver {
@@ -102,7 +108,12 @@ impl Driver {
     /// first use when `None`.
     pub(crate) fn new(options: StoreOptions, client: Option<Client>, shared: Arc<Shared>) -> Self {
         let reducer = Reducer::with_seed(options.reducer, fastrand::u64(..));
+        let metrics = StoreMetrics::new(
+            &options.key,
+            options.instance.as_ref().map(|i| i.id.as_str()),
+        );
         let mut driver = Driver {
+            metrics,
             options: Arc::new(options),
             client,
             reducer,
@@ -151,7 +162,7 @@ impl Driver {
                 // That operation is over (its future is spent).
                 self.op = Op::Idle;
             }
-            if let (Mode::Startup, Input::Failed(cause)) = (mode, &input) {
+            if let (Mode::Startup, Input::Failed { cause, .. }) = (mode, &input) {
                 return Err(cause.clone());
             }
             self.handle(input).await;
@@ -162,8 +173,9 @@ impl Driver {
     async fn handle(&mut self, input: Input) {
         let mut command = match input {
             Input::Timeout => {
-                let out = self.reducer.handle_timeout(now_ms());
-                self.publish(out)
+                let now = now_ms();
+                let out = self.reducer.handle_timeout(now);
+                self.publish(out, Measured::default(), now)
             }
             Input::Read(resp) => {
                 let revision = resp.header().map_or(0, |h| h.revision());
@@ -189,7 +201,10 @@ impl Driver {
                 None
             }
             Input::Message(resp) => self.feed_response(&resp),
-            Input::Failed(cause) => self.feed(Event::Disconnected { cause }),
+            Input::Failed { cause, class } => {
+                self.metrics.reconnect(class);
+                self.feed(Event::Disconnected { cause })
+            }
         };
         // A command may fail at once (a progress request on a broken
         // stream); that failure is the reducer's to handle too.
@@ -210,13 +225,29 @@ impl Driver {
             Event::WatchCreated => tracing::debug!(%key, "watch created"),
             _ => {}
         }
-        let out = self.reducer.handle(event, now_ms());
-        self.publish(out)
+        let value_len = match &event {
+            Event::Put { kv } | Event::Read { kv: Some(kv), .. } => Some(kv.value.len()),
+            Event::HistoryRead { kv: Some(kv) } => Some(kv.value.len()),
+            _ => None,
+        };
+        let from_watch = matches!(event, Event::Put { .. });
+        let now = now_ms();
+        let started = Instant::now();
+        let out = self.reducer.handle(event, now);
+        let decoded = out.applied.is_some() || out.rejected.is_some();
+        let measured = Measured {
+            value_len,
+            decode: (value_len.is_some() && decoded).then(|| started.elapsed()),
+            from_watch,
+        };
+        self.publish(out, measured, now)
     }
 
-    fn publish(&self, out: Output) -> Option<Command> {
-        self.shared
-            .publish(&self.options.key, &out, self.reducer.status());
+    /// Publishes one output (snapshot, events, status) and records it.
+    fn publish(&self, out: Output, measured: Measured, now_ms: u64) -> Option<Command> {
+        let status = self.reducer.status();
+        self.shared.publish(&self.options.key, &out, status);
+        self.metrics.record(&out, status, measured, now_ms);
         out.command
     }
 
@@ -277,6 +308,7 @@ impl Driver {
             tracing::debug!(key = %self.options.key, "watch silent; requesting progress");
             if let Op::Open(stream) = &mut self.op {
                 if let Err(e) = stream.request_progress().await {
+                    self.metrics.reconnect(cause_class(&e));
                     return self.feed(Event::Disconnected {
                         cause: describe(&e),
                     });
@@ -349,10 +381,18 @@ where
 }
 
 impl CallError {
-    fn describe(&self) -> String {
+    /// The failure as the loop's input.
+    fn input(self) -> Input {
         match self {
-            CallError::Build(cause) => cause.clone(),
-            CallError::Etcd(e) => describe(e),
+            // Building a client fails only when no endpoint answers.
+            CallError::Build(cause) => Input::Failed {
+                cause,
+                class: "unavailable",
+            },
+            CallError::Etcd(e) => Input::Failed {
+                cause: describe(&e),
+                class: cause_class(&e),
+            },
         }
     }
 }
@@ -366,7 +406,7 @@ async fn next_input(op: &mut Op) -> (Option<Client>, Input) {
             let (client, result) = fut.await;
             let input = match result {
                 Ok(resp) => Input::Read(resp),
-                Err(e) => Input::Failed(e.describe()),
+                Err(e) => e.input(),
             };
             (client, input)
         }
@@ -376,7 +416,7 @@ async fn next_input(op: &mut Op) -> (Option<Client>, Input) {
                 Ok(resp) => Input::HistoryRead(Some(resp)),
                 // That history is gone: for the reducer, no version there.
                 Err(CallError::Etcd(e)) if is_compacted(&e) => Input::HistoryRead(None),
-                Err(e) => Input::Failed(e.describe()),
+                Err(e) => e.input(),
             };
             (client, input)
         }
@@ -384,15 +424,21 @@ async fn next_input(op: &mut Op) -> (Option<Client>, Input) {
             let (client, result) = fut.await;
             let input = match result {
                 Ok(stream) => Input::Opened(stream),
-                Err(e) => Input::Failed(e.describe()),
+                Err(e) => e.input(),
             };
             (client, input)
         }
         Op::Open(stream) => {
             let input = match stream.message().await {
                 Ok(Some(resp)) => Input::Message(resp),
-                Ok(None) => Input::Failed("watch stream closed by etcd".to_owned()),
-                Err(e) => Input::Failed(describe(&e)),
+                Ok(None) => Input::Failed {
+                    cause: "watch stream closed by etcd".to_owned(),
+                    class: "unavailable",
+                },
+                Err(e) => Input::Failed {
+                    cause: describe(&e),
+                    class: cause_class(&e),
+                },
             };
             (None, input)
         }

@@ -77,15 +77,18 @@ impl EtcdDirectiveStore {
                 }),
             }
         };
+        let startup = tracing::Instrument::instrument(startup, log_span(&options));
         let driver = match tokio::time::timeout(options.connect_timeout, startup).await {
             Ok(result) => result?,
             Err(_) => return Err(StoreError::timeout(&options)),
         };
-        tracing::info!(
-            key = %options.key,
-            revision = driver.observed_revision(),
-            "connected to etcd; watching"
-        );
+        log_span(&options).in_scope(|| {
+            tracing::info!(
+                key = %options.key,
+                revision = driver.observed_revision(),
+                "connected to etcd; watching"
+            )
+        });
         Ok(Self::spawn(&runtime, &options, shared, driver))
     }
 
@@ -112,16 +115,21 @@ impl EtcdDirectiveStore {
         shared: Arc<Shared>,
         driver: Driver,
     ) -> Self {
+        use tracing::Instrument;
         let cancel = CancellationToken::new();
+        let span = log_span(options);
         let reporter = options.instance.clone().map(|instance| {
-            runtime.spawn(super::reporter::run(
-                Arc::new(options.clone()),
-                instance,
-                shared.status.subscribe(),
-                cancel.clone(),
-            ))
+            runtime.spawn(
+                super::reporter::run(
+                    Arc::new(options.clone()),
+                    instance,
+                    shared.status.subscribe(),
+                    cancel.clone(),
+                )
+                .instrument(span.clone()),
+            )
         });
-        let task = runtime.spawn(driver.run_until_cancelled(cancel.clone()));
+        let task = runtime.spawn(driver.run_until_cancelled(cancel.clone()).instrument(span));
         EtcdDirectiveStore {
             inner: Arc::new(Inner {
                 shared,
@@ -206,5 +214,15 @@ impl DirectiveStore for EtcdDirectiveStore {
     #[inline]
     fn load(&self) -> Guard<Arc<Snapshot>> {
         self.inner.shared.current.load()
+    }
+}
+
+/// The span every log line of a reporting store carries, naming its
+/// instance (several stores in one process, as in the demo, stay apart);
+/// none for a store that does not report.
+fn log_span(options: &StoreOptions) -> tracing::Span {
+    match &options.instance {
+        Some(instance) => tracing::info_span!("store", instance = %instance.id),
+        None => tracing::Span::none(),
     }
 }
