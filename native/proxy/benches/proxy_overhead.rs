@@ -7,6 +7,12 @@
 //! `wrk` is pinned to core 1 (`taskset -c 1`), so the load generator does not
 //! steal the proxy's CPU. Each configuration is measured `ROUNDS` times,
 //! interleaved with the baseline, and the medians are compared.
+//!
+//! The hooks over 0, 100 and 10,000 directives are built before any metrics
+//! recorder exists, so their decision counters are no-ops ("metrics off");
+//! then the Prometheus recorder is installed and one more hook over the same
+//! 100 directives is built with live counters ("metrics on"): the two 100
+//! rows, in the same run, give the cost of the decision metric.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -86,7 +92,10 @@ async fn main() {
     tokio::spawn(serve(baseline_l, NoHook, upstream_addr, shutdown.clone()));
 
     let mut configs = Vec::new();
-    for n in [0usize, 100, 10_000] {
+    for (n, metrics_on) in [(0usize, false), (100, false), (10_000, false), (100, true)] {
+        if metrics_on {
+            let _handle = directive_admin::metrics::install_prometheus().expect("recorder");
+        }
         let set = decode(
             document(n).as_bytes(),
             directive_etcd::clock::now_ms(),
@@ -102,7 +111,12 @@ async fn main() {
             upstream_addr,
             shutdown.clone(),
         ));
-        configs.push((n, addr));
+        let label = if metrics_on {
+            format!("{n}, metrics on")
+        } else {
+            n.to_string()
+        };
+        configs.push((label, addr));
     }
     if quick {
         // Proves the bench runs: one short request per proxy through the hook.

@@ -10,10 +10,16 @@
 //! generates each request id (a client's `x-request-id` is used only with
 //! `--trust-request-id`, behind an edge that sets it); the decision is
 //! returned in the `x-diagnostics` response header.
+//!
+//! `GET http://127.0.0.1:9464/metrics` (`--metrics-listen`) serves the
+//! store's and the hook's metrics in the Prometheus text format, through
+//! the admin server's hardened listener; logs go to stderr, filtered by
+//! `RUST_LOG` (`RUST_LOG=debug` logs one line per request).
 
 use std::net::SocketAddr;
 
 use clap::Parser;
+use directive_admin::{AdminApp, AdminConfig, AdminToken, ListenOptions};
 use directive_etcd::{EtcdDirectiveStore, StoreOptions};
 use directive_proxy::{echo::serve_echo, serve_with, DirectiveHook, ProxyOptions, RequestIdPolicy};
 use tokio::net::TcpListener;
@@ -34,11 +40,26 @@ struct Args {
     /// edge that sets or overwrites it).
     #[arg(long)]
     trust_request_id: bool,
+    /// Where `GET /metrics` answers (loopback; no token).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    metrics_listen: SocketAddr,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    // The recorder first: the store and the hook resolve their metrics
+    // when they are built.
+    let handle = directive_admin::metrics::install_prometheus()?;
+    directive_proxy::metrics::describe();
     let store =
         EtcdDirectiveStore::connect(StoreOptions::new(args.endpoints).with_key(args.key)).await?;
     let shutdown = CancellationToken::new();
@@ -59,11 +80,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ProxyOptions::default()
     };
     let hook = DirectiveHook::new(store.clone());
+    let mut config = AdminConfig::new(AdminToken::generate()?.0);
+    config.metrics = Some(handle);
+    config.metrics_behind_token = false;
+    let metrics_app = AdminApp::new(config);
+    let metrics = directive_admin::start_metrics(
+        &metrics_app,
+        ListenOptions {
+            addr: args.metrics_listen,
+            tls: None,
+            insecure_listen: false,
+            limits: directive_admin::ConnectionLimits::default(),
+        },
+    )
+    .await?;
+    eprintln!("metrics on {}/metrics", metrics.url());
     tokio::select! {
         () = serve_with(listener, hook, upstream_addr, options, shutdown.clone()) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     shutdown.cancel();
+    metrics.shutdown().await;
     store.shutdown().await;
     Ok(())
 }

@@ -10,6 +10,8 @@ use directive_core::{Decision, Request};
 use directive_etcd::clock::now_ms;
 use directive_etcd::DirectiveStore;
 
+use crate::metrics::DecisionCounters;
+
 /// The response header that reports the decision.
 pub const HEADER: &str = "x-diagnostics";
 
@@ -19,23 +21,40 @@ pub trait Hook: Send + Sync + 'static {
     fn decide(&self, request: &Request<'_>) -> Option<Decision>;
 }
 
-/// Reads directives from a store.
+/// Reads directives from a store, and counts its decisions
+/// ([`crate::metrics::DECISIONS`]).
 #[derive(Clone, Debug)]
 pub struct DirectiveHook<S> {
     store: S,
+    counters: DecisionCounters,
 }
 
 impl<S> DirectiveHook<S> {
     /// A hook over `store` (anything that implements [`DirectiveStore`]).
     pub fn new(store: S) -> Self {
-        DirectiveHook { store }
+        Self::labelled(store, &[])
+    }
+
+    /// A hook whose decision counters carry `labels` too (e.g. the
+    /// instance, when several proxies share one process).
+    pub fn labelled(store: S, labels: &[(&str, &str)]) -> Self {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        DirectiveHook {
+            store,
+            counters: DecisionCounters::new(&labels),
+        }
     }
 }
 
 impl<S: DirectiveStore + 'static> Hook for DirectiveHook<S> {
     #[inline]
     fn decide(&self, request: &Request<'_>) -> Option<Decision> {
-        Some(decide(&self.store, request, now_ms()))
+        let decision = decide(&self.store, request, now_ms());
+        self.counters.count(&decision);
+        Some(decision)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod echo;
 pub mod hook;
 pub mod hop;
 pub mod host;
+pub mod metrics;
 pub mod options;
 pub mod path;
 pub mod server;

@@ -134,7 +134,9 @@ impl<H: Hook> Proxy<H> {
         forwarded_identity(req.headers_mut(), host, &attrs);
         let decision = self.hook.decide(&attrs.as_request());
         let span = diagnostics_span(decision.as_ref(), &attrs);
-        async {
+        let started = std::time::Instant::now();
+        let method = req.method().clone();
+        let response = async {
             let uri = match req.uri().query() {
                 Some(query) => format!("http://{}{}?{query}", self.upstream, path.encoded),
                 None => format!("http://{}{}", self.upstream, path.encoded),
@@ -161,7 +163,18 @@ impl<H: Hook> Proxy<H> {
             response
         }
         .instrument(span)
-        .await
+        .await;
+        // One line per request at debug: the endpoint class, never the
+        // path or a header value (they may name tenants and documents).
+        tracing::debug!(
+            method = %method,
+            endpoint = attrs.endpoint.as_str(),
+            level = decision.map_or("none", |d| d.level.as_str()),
+            status = response.status().as_u16(),
+            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "proxied"
+        );
+        response
     }
 }
 

@@ -91,7 +91,7 @@ impl Fleet {
             };
             fleet.tasks.push(tokio::spawn(proxy::serve(
                 listener,
-                DirectiveHook::new(store.clone()),
+                DirectiveHook::labelled(store.clone(), &[("instance", &id)]),
                 upstream_addr,
                 fleet.cancel.clone(),
             )));

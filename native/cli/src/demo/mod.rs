@@ -130,6 +130,7 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     }
     // Before any store connects: handles resolved earlier would be no-ops.
     let metrics = admin::metrics::install_prometheus()?;
+    directive_proxy::metrics::describe();
     let options = args.etcd.options()?;
     let publisher = Publisher::connect(options.clone())
         .await

@@ -178,6 +178,34 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
             .expect("proxy answers");
         assert_eq!(other.headers()["x-diagnostics"], "Off; ring=0; capture=0");
     }
+    // Each proxy counted its two decisions, one of them Off, by instance.
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .header(header::AUTHORIZATION, &auth)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for i in 1..=3 {
+        let instance = format!("instance=\"instance-{i}\"");
+        let counts: Vec<(bool, f64)> = metrics
+            .lines()
+            .filter(|l| l.starts_with("directive_proxy_decisions_total{") && l.contains(&instance))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                Some((series.contains("level=\"Off\""), value.parse().ok()?))
+            })
+            .collect();
+        let total: f64 = counts.iter().map(|(_, v)| v).sum();
+        let off: f64 = counts.iter().filter(|(off, _)| *off).map(|(_, v)| v).sum();
+        assert_eq!(
+            (total, off),
+            (2.0, 1.0),
+            "instance-{i}'s decisions in:\n{metrics}"
+        );
+    }
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")
