@@ -20,7 +20,10 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use std::sync::Arc;
+
 use super::error::ApiError;
+use super::roles::{required_role, Principals};
 
 /// The environment variable holding the admin token when no file is given.
 pub const TOKEN_ENV: &str = "DIRECTIVE_ADMIN_TOKEN";
@@ -87,6 +90,11 @@ impl AdminToken {
         Ok((Self::new(&text)?, text))
     }
 
+    /// The token's SHA-256 digest (what a tokens file stores).
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
     /// True when `presented` is the token. Constant time in both the
     /// presented token's content and its length.
     pub fn matches(&self, presented: &[u8]) -> bool {
@@ -104,28 +112,39 @@ impl AdminToken {
     /// closed set of reasons for logs and metrics: `in_query`, `missing`,
     /// `duplicate`, `bad_scheme`, `wrong_token`. Never the token.
     pub fn refusal(&self, headers: &HeaderMap, query: Option<&str>) -> Option<&'static str> {
-        if query.is_some_and(query_has_credential) {
-            return Some("in_query");
+        match presented_token(headers, query, |t| self.matches(t)) {
+            Err(reason) => Some(reason),
+            Ok(token) if self.matches(token) => None,
+            Ok(_) => Some("wrong_token"),
         }
-        let mut values = headers.get_all(header::AUTHORIZATION).iter();
-        let value = match (values.next(), values.next()) {
-            (None, _) => return Some("missing"),
-            // Ambiguous: two headers might be read differently by a proxy
-            // in front of us.
-            (Some(_), Some(_)) => return Some("duplicate"),
-            (Some(value), None) => value,
-        };
-        let Some((scheme, token)) = value.as_bytes().split_first_chunk::<7>() else {
-            // Still hash something, so a short header costs about the same.
-            let _ = self.matches(value.as_bytes());
-            return Some("bad_scheme");
-        };
-        let scheme_ok = scheme.eq_ignore_ascii_case(b"Bearer ");
-        let token_ok = self.matches(token);
-        match (scheme_ok, token_ok) {
-            (true, true) => None,
-            (false, _) => Some("bad_scheme"),
-            (true, false) => Some("wrong_token"),
+    }
+}
+
+/// The bearer token a request presents, or why it presents none: exactly
+/// one `Authorization: Bearer <token>` header and no credential-like query
+/// parameter. `burn` is run on what a malformed header holds, so refusing
+/// it costs about as much as checking a token.
+pub(crate) fn presented_token<'h>(
+    headers: &'h HeaderMap,
+    query: Option<&str>,
+    burn: impl Fn(&[u8]) -> bool,
+) -> Result<&'h [u8], &'static str> {
+    if query.is_some_and(query_has_credential) {
+        return Err("in_query");
+    }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err("missing"),
+        // Ambiguous: two headers might be read differently by a proxy in
+        // front of us.
+        (Some(_), Some(_)) => return Err("duplicate"),
+        (Some(value), None) => value,
+    };
+    match value.as_bytes().split_first_chunk::<7>() {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"Bearer ") => Ok(token),
+        _ => {
+            let _ = burn(value.as_bytes());
+            Err("bad_scheme")
         }
     }
 }
@@ -148,26 +167,48 @@ fn query_has_credential(query: &str) -> bool {
     })
 }
 
-/// Middleware: every `/api` request must carry the token. Runs before the
-/// body is read, so an unauthenticated client cannot make the server buffer
-/// anything.
-pub(crate) async fn require_token(
-    State(token): State<AdminToken>,
-    request: Request,
+/// Middleware: every `/api` request (and `/metrics` behind the token) must
+/// carry a principal's token, and that principal must hold the role the
+/// request needs ([`required_role`]): 401 otherwise, or 403 naming the role.
+/// Runs before the body is read, so a refused client cannot make the server
+/// buffer anything. The caller is handed to the handlers as a
+/// [`Caller`](crate::roles::Caller)
+/// request extension.
+pub(crate) async fn require_role(
+    State(principals): State<Arc<Principals>>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    match token.refusal(request.headers(), request.uri().query()) {
-        None => next.run(request).await,
-        Some(reason) => {
+    let identified = presented_token(request.headers(), request.uri().query(), |t| {
+        principals.identify(t).is_some()
+    })
+    .and_then(|token| principals.identify(token).ok_or("wrong_token"));
+    let caller = match identified {
+        Ok(caller) => caller,
+        Err(reason) => {
             tracing::info!(
                 method = %request.method(),
                 reason,
                 "admin request refused: missing or wrong bearer token"
             );
             super::metrics::auth_failure(reason);
-            ApiError::Unauthorized.into_response()
+            return ApiError::Unauthorized.into_response();
         }
+    };
+    let needed = required_role(request.method(), request.uri().path());
+    if caller.role < needed {
+        tracing::info!(
+            method = %request.method(),
+            principal = %caller.name,
+            role = caller.role.as_str(),
+            required = needed.as_str(),
+            "admin request refused: role too weak"
+        );
+        super::metrics::auth_failure("forbidden");
+        return ApiError::Forbidden { required: needed }.into_response();
     }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 #[cfg(test)]

@@ -15,6 +15,11 @@ use serde_json::json;
 pub enum ApiError {
     /// 401: missing, wrong or misplaced bearer token.
     Unauthorized,
+    /// 403: the caller's role may not do this.
+    Forbidden {
+        /// The role the request needs.
+        required: super::roles::Role,
+    },
     /// 503: the store has not read the key yet.
     NotReady,
     /// 503: every event stream slot is taken.
@@ -68,6 +73,10 @@ impl IntoResponse for ApiError {
                 );
                 return response;
             }
+            ApiError::Forbidden { required } => (
+                StatusCode::FORBIDDEN,
+                json!({"error": "forbidden", "required_role": required.as_str()}),
+            ),
             ApiError::NotReady => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "not_ready"}),

@@ -29,6 +29,7 @@ mod hub;
 mod listen;
 mod memory;
 pub mod metrics;
+pub mod roles;
 mod routes;
 mod sse;
 mod state;

@@ -24,7 +24,8 @@ pub const WRITES: &str = "directive_admin_writes_total";
 /// Validation requests, by `result` (`ok`, `invalid`).
 pub const VALIDATIONS: &str = "directive_admin_validations_total";
 /// Requests refused for their credentials, by `reason` (`missing`,
-/// `bad_scheme`, `wrong_token`, `duplicate`, `in_query`).
+/// `bad_scheme`, `wrong_token`, `duplicate`, `in_query`; `forbidden`: a
+/// known principal whose role may not do this).
 pub const AUTH_FAILURES: &str = "directive_admin_auth_failures_total";
 /// Event streams (`GET /api/events`) open now.
 pub const EVENT_STREAMS: &str = "directive_admin_event_streams";

@@ -18,7 +18,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::cors::CorsLayer;
 
-use super::auth::require_token;
+use super::auth::require_role;
 use super::handlers;
 use super::sse;
 use super::state::AppState;
@@ -52,8 +52,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         api
     };
     let api = api.route_layer(middleware::from_fn_with_state(
-        state.config.token.clone(),
-        require_token,
+        Arc::new(state.config.principals.clone()),
+        require_role,
     ));
     let mut app = Router::new()
         .route("/healthz", get(handlers::healthz))

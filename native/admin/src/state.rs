@@ -18,12 +18,14 @@ use super::backend::Backend;
 use super::error::ApiError;
 use super::fleet::FleetView;
 use super::hub::EventHub;
+use super::roles::Principals;
 
 /// How the admin app is configured (everything but where it listens).
 #[derive(Clone, Debug)]
 pub struct AdminConfig {
-    /// The bearer token every `/api` route requires.
-    pub token: AdminToken,
+    /// Who may call `/api` (and `/metrics` behind the token), with which
+    /// role (ADR 0013).
+    pub principals: Principals,
     /// A directory to serve the admin UI from instead of the embedded one
     /// (development); a directory without `index.html` serves a built-in
     /// page saying the UI is not built.
@@ -52,10 +54,16 @@ pub struct AdminConfig {
 }
 
 impl AdminConfig {
-    /// The defaults around a token: no UI directory, no CORS, default limits.
+    /// The defaults around one shared token (an operator named `admin`):
+    /// no UI directory, no CORS, default limits.
     pub fn new(token: AdminToken) -> Self {
+        Self::with_principals(Principals::single(&token))
+    }
+
+    /// The defaults around `principals` (a tokens file, ADR 0013).
+    pub fn with_principals(principals: Principals) -> Self {
         AdminConfig {
-            token,
+            principals,
             ui_dir: None,
             cors_origin: None,
             limits: Limits::default(),

@@ -17,6 +17,7 @@ mod publish;
 mod rollout;
 mod schema;
 mod serve;
+mod token;
 mod validate;
 mod watch;
 
@@ -98,6 +99,8 @@ enum Command {
     Serve(serve::Args),
     /// Run everything locally: a private etcd, the admin UI and a simulated fleet.
     Demo(demo::Args),
+    /// Manage the admin server's tokens file: named principals with roles.
+    Token(token::Args),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => block_on(watch::run(args)),
         Command::Serve(args) => block_on(serve::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Token(args) => token::run(args),
     };
     ExitCode::from(code)
 }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use directive_admin::roles::Principals;
 use directive_admin::{
     self as admin, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions, MemoryBackend,
     TlsFiles,
@@ -27,9 +28,15 @@ pub struct Args {
     /// (or --insecure-listen).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// File holding the admin bearer token (else DIRECTIVE_ADMIN_TOKEN); at least 16 bytes.
+    /// File holding the admin bearer token (else DIRECTIVE_ADMIN_TOKEN); at
+    /// least 16 bytes. It is one operator named `admin`.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Tokens file of named principals with roles (viewer, operator),
+    /// digests only (`directivectl token add`); with or instead of
+    /// --token-file.
+    #[arg(long, value_name = "FILE")]
+    tokens_file: Option<PathBuf>,
     /// TLS certificate chain (PEM) to serve HTTPS.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -64,8 +71,9 @@ pub struct Args {
 
 pub async fn run(args: Args) -> u8 {
     init_logging("info");
-    let token = match load_token(args.token_file.as_deref()) {
-        Ok(token) => token,
+    let principals = match load_principals(args.token_file.as_deref(), args.tokens_file.as_deref())
+    {
+        Ok(principals) => principals,
         Err(e) => {
             eprintln!("directivectl serve: {e}");
             return EXIT_ERROR;
@@ -92,7 +100,7 @@ pub async fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     }
-    let mut config = AdminConfig::new(token);
+    let mut config = AdminConfig::with_principals(principals);
     // Before any store connects: handles resolved earlier would be no-ops.
     config.metrics = match admin::metrics::install_prometheus() {
         Ok(handle) => Some(handle),
@@ -194,6 +202,27 @@ pub(crate) fn load_token(file: Option<&std::path::Path>) -> Result<AdminToken, S
             ))
         }),
     }
+}
+
+/// The principals: the tokens file's, plus the single token (`--token-file`
+/// or the environment) as `admin`; the single token alone when there is no
+/// tokens file.
+fn load_principals(
+    token_file: Option<&std::path::Path>,
+    tokens_file: Option<&std::path::Path>,
+) -> Result<Principals, String> {
+    let Some(path) = tokens_file else {
+        return load_token(token_file).map(|t| Principals::single(&t));
+    };
+    let mut principals = Principals::from_file(path)?;
+    let single = match token_file {
+        Some(file) => Some(AdminToken::from_file(file)),
+        None => AdminToken::from_env(),
+    };
+    if let Some(token) = single {
+        principals.extend(Principals::single(&token?));
+    }
+    Ok(principals)
 }
 
 /// Starts the store, which retries on its own backoff schedule until etcd

@@ -124,3 +124,134 @@ async fn logs_never_contain_the_token_or_a_directive_value() {
         "a log line holds a directive value"
     );
 }
+
+/// Every route × {no token, viewer, operator}: the documented status. A
+/// viewer reads everything and writes nothing (403 naming the role); the
+/// principals come from a tokens file made by `directivectl token add`,
+/// which holds no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_by_role_gets_the_documented_status() {
+    logs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tokens.json");
+    let add = |name: &str, role: &str| {
+        let out = Command::new(BIN)
+            .args(["token", "add", name, "--role", role, "--file"])
+            .arg(&file)
+            .output()
+            .expect("token add runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    let viewer = add("vera", "viewer");
+    let operator = add("otto", "operator");
+    let stored = std::fs::read_to_string(&file).expect("tokens file");
+    assert!(
+        !stored.contains(&viewer) && !stored.contains(&operator),
+        "digests only"
+    );
+    let listed = Command::new(BIN)
+        .args(["token", "list", "--file"])
+        .arg(&file)
+        .output()
+        .expect("token list");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "vera\tviewer\notto\toperator\n"
+    );
+
+    let principals = directive_admin::roles::Principals::from_file(&file).expect("loads");
+    let app = AdminApp::new(AdminConfig::with_principals(principals));
+    app.set_backend(Backend::Memory(MemoryBackend::default()));
+    let (server, url) = serve(&app).await;
+    let http = client();
+    // (method, path, body, whether it writes: operators only)
+    let allowed = |s: StatusCode| s != StatusCode::UNAUTHORIZED && s != StatusCode::FORBIDDEN;
+    let routes: Vec<(&str, &str, Option<String>, bool)> = vec![
+        ("GET", "/api/directives", None, false),
+        ("PUT", "/api/directives", Some(doc("r", "acme")), true),
+        ("POST", "/api/validate", Some(doc("v", "acme")), false),
+        ("GET", "/api/history", None, false),
+        ("GET", "/api/history/1", None, false),
+        (
+            "POST",
+            "/api/rollback",
+            Some(r#"{"revision":1}"#.to_owned()),
+            true,
+        ),
+        ("GET", "/api/fleet", None, false),
+        ("GET", "/metrics", None, false),
+        ("GET", "/api/nope", None, false),
+    ];
+    for (method, path, body, writes) in &routes {
+        for (who, token) in [
+            ("nobody", None),
+            ("viewer", Some(&viewer)),
+            ("operator", Some(&operator)),
+        ] {
+            let mut request = http.request(method.parse().expect("method"), format!("{url}{path}"));
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            if let Some(body) = body {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::IF_MATCH, "\"0\"")
+                    .body(body.clone());
+            }
+            let response = request.send().await.expect("answered");
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            match (who, writes) {
+                ("nobody", _) => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} {who}")
+                }
+                ("viewer", true) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} {who}");
+                    assert_eq!(
+                        serde_json::from_str::<Value>(&text).expect("json"),
+                        json!({"error": "forbidden", "required_role": "operator"})
+                    );
+                }
+                _ => assert!(allowed(status), "{method} {path} {who}: {status} {text}"),
+            }
+            assert!(!text.contains(&viewer) && !text.contains(&operator));
+        }
+    }
+    // The event stream too (its body never ends: the status is enough).
+    for (token, expected) in [(&viewer, StatusCode::OK), (&operator, StatusCode::OK)] {
+        let response = http
+            .get(format!("{url}/api/events"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), expected);
+    }
+    // A tokens file others may read is refused by `serve`, saying why.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--tokens-file"])
+            .arg(&file)
+            .env_remove(directive_admin::TOKEN_ENV)
+            .output()
+            .expect("serve runs");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+            "{out:?}"
+        );
+    }
+    let captured = String::from_utf8_lossy(&logs().lock().expect("logs")).into_owned();
+    assert!(
+        !captured.contains(&viewer) && !captured.contains(&operator),
+        "no token in logs"
+    );
+    server.shutdown().await;
+    app.close();
+}
