@@ -38,11 +38,10 @@ export class AdminApi {
     return this.request("GET", "/api/directives");
   }
   /** PUT with If-Match of the revision the text was loaded from. */
-  publish(text, ifMatchRevision) {
-    return this.request("PUT", "/api/directives", {
-      body: text,
-      headers: { "If-Match": `"${ifMatchRevision}"` },
-    });
+  publish(text, ifMatchRevision, message) {
+    const headers = { "If-Match": `"${ifMatchRevision}"`, "X-Change-Source": "ui" };
+    if (message) headers["X-Change-Message"] = encodeURIComponent(message);
+    return this.request("PUT", "/api/directives", { body: text, headers });
   }
   validate(text) {
     return this.request("POST", "/api/validate", { body: text });
@@ -54,10 +53,11 @@ export class AdminApi {
   version(revision) {
     return this.request("GET", `/api/history/${encodeURIComponent(revision)}`);
   }
-  rollback(revision, expectRevision) {
+  rollback(revision, expectRevision, message) {
     const body = { revision };
     if (expectRevision !== undefined && expectRevision !== null) body.expect_revision = expectRevision;
-    return this.request("POST", "/api/rollback", { body: JSON.stringify(body) });
+    if (message) body.message = message;
+    return this.request("POST", "/api/rollback", { body: JSON.stringify(body), headers: { "X-Change-Source": "ui" } });
   }
   fleet() {
     return this.request("GET", "/api/fleet");

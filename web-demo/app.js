@@ -660,7 +660,7 @@ async function publish(ifMatch) {
   state.publishing = true; // our own write's events may arrive before its answer
   let res;
   try {
-    res = await state.api.publish(text, expected);
+    res = await state.api.publish(text, expected, $("change-message").value.trim());
   } catch (e) {
     return showResult("error", [el("p", {}, `Publish failed: ${e.message}`)]);
   } finally {
@@ -675,6 +675,7 @@ async function publish(ifMatch) {
     $("live-warning").hidden = true;
     followApplied();
     refreshHistory();
+    $("change-message").value = ""; // a reason belongs to one change
     showResult("ok", [el("p", { id: "publish-ok", dataset: { revision: rev } }, el("strong", {}, `Published revision ${rev}`), ` (If-Match "${expected}"). The fleet picks it up through its watch; see the live view.`)]);
     return;
   }
@@ -752,7 +753,7 @@ async function refreshHistory() {
   const body = $("history-body");
   if (!res.ok) {
     body.textContent = "";
-    body.append(el("tr", { class: "empty" }, el("td", { colspan: 4 }, `History unavailable: HTTP ${res.status}`)));
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, `History unavailable: HTTP ${res.status}`)));
     return;
   }
   state.history = res.json.entries;
@@ -765,6 +766,7 @@ async function refreshHistory() {
         el("td", { class: "num" }, String(e.revision)),
         el("td", {}, "—"),
         el("td", {}, "key deleted"),
+        byCell(e.attribution),
         el("td", {})));
       continue;
     }
@@ -773,6 +775,7 @@ async function refreshHistory() {
       el("td", { class: "num" }, String(e.revision), current ? el("span", { class: "tag tag-applied" }, "applied") : null),
       el("td", {}, fmtTime(e.published_at)),
       el("td", { class: "num" }, e.directives === null ? "invalid" : String(e.directives)),
+      byCell(e.attribution),
       el("td", { class: "row-actions" },
         el("button", {
           type: "button", class: "small secondary", dataset: { preview: e.revision },
@@ -786,7 +789,17 @@ async function refreshHistory() {
         }, "Roll back")),
     ));
   }
-  if (!state.history.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 4 }, "No versions.")));
+  if (!state.history.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No versions.")));
+}
+
+/** Who made a change, from where, and why (blank for a write made around the publisher). */
+function byCell(a) {
+  if (!a) return el("td", { class: "by" }, "—");
+  const what = a.op === "rollback" && a.restored_revision ? `rollback of ${a.restored_revision}` : a.op;
+  return el("td", { class: "by", dataset: { author: a.author } },
+    el("span", { class: "author" }, a.author),
+    el("span", { class: "count" }, ` (${a.source}, ${what})`),
+    a.message ? el("div", { class: "message" }, a.message) : null);
 }
 
 /** Shows one version read-only (its stored document and its verdict now) before any rollback. */
@@ -851,8 +864,9 @@ async function previewVersion(revision, opener) {
 async function rollback(revision) {
   const out = $("history-result");
   out.textContent = `Rolling back to revision ${revision}…`;
-  const res = await state.api.rollback(revision, state.live.revision);
+  const res = await state.api.rollback(revision, state.live.revision, $("change-message").value.trim());
   if (res.ok) {
+    $("change-message").value = ""; // a reason belongs to one change
     out.textContent = `Rolled back: revision ${revision}'s set is now published as revision ${res.json.revision}.`;
     out.dataset.revision = String(res.json.revision);
     refreshHistory();

@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 mod backoff;
 mod decode;
 mod directive;

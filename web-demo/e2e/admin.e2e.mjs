@@ -203,7 +203,8 @@ async function main() {
   await page.getByLabel("Tenant").fill("acme");
   await screenshot(page, "valid-preview");
 
-  // 5. Publish: new revision; the live view and every instance reach it.
+  // 5. Publish (with a reason): new revision; the live view and every instance reach it.
+  await page.getByLabel("Why (recorded in history with your name)").fill("e2e: trace acme");
   await page.getByRole("button", { name: "Publish", exact: true }).click();
   await page.locator("#publish-ok").waitFor({ timeout: T });
   const pubRev = Number(await page.locator("#publish-ok").getAttribute("data-revision"));
@@ -217,6 +218,8 @@ async function main() {
   await page.locator("#health[data-level=ok]").waitFor({ timeout: T });
   expect(/^etcd http:\/\/127\.0\.0\.1:\d+ · key \S+$/.test(await page.locator("#source").innerText()), "the header names the etcd endpoint and key");
   await page.locator(`#history-body tr[data-revision="${pubRev}"]`).waitFor({ timeout: T });
+  const by = await page.locator(`#history-body tr[data-revision="${pubRev}"] td.by`).innerText();
+  expect(by.includes("admin") && by.includes("(ui, publish)") && by.includes("e2e: trace acme"), `history names the author, source and reason (${by.replace(/\n/g, " ")})`);
   expect(await page.locator("#live-warning").isHidden(), "no stale-editor warning after our own publish");
   await screenshot(page, "published-fleet-converged");
 

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use directive_core::attribution::Attribution;
 use directive_core::{Origin, Snapshot, Stamped, State, Status};
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -35,7 +36,7 @@ pub enum Backend {
 /// Where the data behind the API lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "backend", rename_all = "lowercase")]
-pub enum Source {
+pub enum DataSource {
     /// A key of an etcd cluster.
     Etcd {
         /// The cluster's endpoints, as configured.
@@ -49,13 +50,13 @@ pub enum Source {
 
 impl Backend {
     /// Which key of which etcd (or the in-memory key).
-    pub fn source(&self) -> Source {
+    pub fn source(&self) -> DataSource {
         match self {
-            Backend::Etcd { publisher, .. } => Source::Etcd {
+            Backend::Etcd { publisher, .. } => DataSource::Etcd {
                 endpoints: publisher.options().endpoints().to_vec(),
                 key: publisher.options().key().to_owned(),
             },
-            Backend::Memory(_) => Source::Memory,
+            Backend::Memory(_) => DataSource::Memory,
         }
     }
 
@@ -126,10 +127,13 @@ impl Backend {
         &self,
         stamped: &Stamped,
         expected: Option<i64>,
+        by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. } => publisher.publish_stamped(stamped, expected).await,
-            Backend::Memory(memory) => memory.publish_stamped(stamped, expected),
+            Backend::Etcd { publisher, .. } => {
+                publisher.publish_stamped_by(stamped, expected, by).await
+            }
+            Backend::Memory(memory) => memory.publish_stamped(stamped, expected, by),
         }
     }
 
@@ -150,10 +154,11 @@ impl Backend {
         &self,
         revision: i64,
         expected: Option<i64>,
+        by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
         match self {
-            Backend::Etcd { publisher, .. } => publisher.rollback(revision, expected).await,
-            Backend::Memory(memory) => memory.rollback(revision, expected),
+            Backend::Etcd { publisher, .. } => publisher.rollback_by(revision, expected, by).await,
+            Backend::Memory(memory) => memory.rollback(revision, expected, by),
         }
     }
 

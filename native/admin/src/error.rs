@@ -135,6 +135,7 @@ impl From<directive_etcd::PublishError> for ApiError {
             P::NotFound { revision } => ApiError::NotFound { revision },
             P::Compacted { revision } => ApiError::Compacted { revision },
             P::Etcd(detail) => ApiError::Etcd(detail),
+            P::Attribution(_) => ApiError::BadRequest("bad_message"),
         }
     }
 }

@@ -8,18 +8,20 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use directive_core::attribution::{Attribution, Operation, Source};
 use directive_core::{decode, stamp, validate, ValidationReport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::backend::Source;
+use super::backend::DataSource;
 use super::body::{read_limited, require_json};
 use super::error::{json_body, json_body_text, ApiError};
 use super::fleet::fleet_json;
 use super::metrics;
+use super::roles::Caller;
 use super::state::AppState;
 use directive_etcd::clock::now_ms;
 
@@ -159,7 +161,7 @@ struct AppliedSet {
     document: Option<String>,
     stored_revision: i64,
     stored_differs: bool,
-    source: Source,
+    source: DataSource,
 }
 
 /// The body of `GET /api/history/{revision}`.
@@ -174,16 +176,58 @@ struct StoredVersion {
 /// `PUT /api/directives`: validated, stamped compare-and-swap publish.
 pub(crate) async fn put_directives(
     state: Shared,
+    caller: Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let result = publish(state, headers, body).await;
+    let result = publish(state, caller, headers, body).await;
     metrics::write("publish", &result);
     result
 }
 
+/// Who writes, why and from where: the authenticated caller, the message
+/// of `X-Change-Message` (percent-encoded UTF-8) or `message`, and `ui`
+/// when `X-Change-Source: ui` says the admin UI sent it (else `api`).
+fn attribution(
+    caller: &Caller,
+    headers: &HeaderMap,
+    op: Operation,
+    message: Option<String>,
+    restored_revision: Option<i64>,
+) -> Result<Attribution, ApiError> {
+    let header_message = match headers.get("x-change-message") {
+        None => None,
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("bad_message"))?;
+            let decoded = percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map_err(|_| ApiError::BadRequest("bad_message"))?;
+            Some(decoded.into_owned())
+        }
+    };
+    let source = match headers.get("x-change-source").map(HeaderValue::as_bytes) {
+        Some(b"ui") => Source::Ui,
+        _ => Source::Api,
+    };
+    let record = Attribution {
+        author: caller.name.clone(),
+        source,
+        op,
+        message: message.or(header_message).filter(|m| !m.is_empty()),
+        restored_revision,
+        at_ms: now_ms(),
+    };
+    record
+        .check()
+        .map_err(|_| ApiError::BadRequest("bad_message"))?;
+    Ok(record)
+}
+
 async fn publish(
     State(state): Shared,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -203,7 +247,10 @@ async fn publish(
             return Err(ApiError::Invalid(ValidationReport::rejected(&errors)));
         }
     };
-    let published = backend.publish_stamped(&stamped, Some(expected)).await?;
+    let by = attribution(&caller, &headers, Operation::Publish, None, None)?;
+    let published = backend
+        .publish_stamped(&stamped, Some(expected), Some(&by))
+        .await?;
     tracing::info!(
         expected,
         revision = published.revision,
@@ -294,21 +341,26 @@ struct RollbackRequest {
     revision: i64,
     #[serde(default)]
     expect_revision: Option<i64>,
+    /// Why (recorded with the change).
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// `POST /api/rollback` with `{"revision":R,"expect_revision":R2?}`.
 pub(crate) async fn rollback(
     state: Shared,
+    caller: Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let result = roll_back(state, headers, body).await;
+    let result = roll_back(state, caller, headers, body).await;
     metrics::write("rollback", &result);
     result
 }
 
 async fn roll_back(
     State(state): Shared,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -321,7 +373,17 @@ async fn roll_back(
         return Err(ApiError::BadRequest("bad_revision"));
     }
     let published = backend
-        .rollback(request.revision, request.expect_revision)
+        .rollback(
+            request.revision,
+            request.expect_revision,
+            Some(&attribution(
+                &caller,
+                &headers,
+                Operation::Rollback,
+                request.message,
+                Some(request.revision),
+            )?),
+        )
         .await?;
     tracing::info!(
         from = request.revision,

@@ -36,7 +36,7 @@ mod state;
 mod ui;
 
 pub use auth::{AdminToken, MIN_TOKEN_LEN, TOKEN_ENV};
-pub use backend::{Backend, Source};
+pub use backend::{Backend, DataSource};
 pub use directive_conn::ConnectionLimits;
 pub use error::ApiError;
 pub use listen::{

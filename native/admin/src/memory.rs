@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use directive_core::attribution::Attribution;
 use directive_core::{stamp, Limits, Snapshot, Stamped, State, Status};
 use tokio::sync::broadcast;
 
@@ -29,7 +30,7 @@ pub struct MemoryBackend {
 struct Inner {
     store: InMemoryDirectiveStore,
     /// Stamped documents, oldest first, with their revisions.
-    versions: Mutex<Vec<(i64, Vec<u8>)>>,
+    versions: Mutex<Vec<Version>>,
     events: broadcast::Sender<StoreEvent>,
     limits: Limits,
 }
@@ -82,7 +83,7 @@ impl MemoryBackend {
         expected: Option<i64>,
     ) -> Result<Published, PublishError> {
         let stamped = stamp(document, now_ms(), &self.inner.limits)?;
-        self.publish_stamped(&stamped, expected)
+        self.publish_stamped(&stamped, expected, None)
     }
 
     /// Stores what [`stamp`] prepared, exactly as the etcd publisher would
@@ -91,7 +92,12 @@ impl MemoryBackend {
         &self,
         stamped: &Stamped,
         expected: Option<i64>,
+        by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
+        if let Some(by) = by {
+            by.check()
+                .map_err(|e| PublishError::Attribution(e.to_string()))?;
+        }
         let mut versions = self
             .inner
             .versions
@@ -107,7 +113,11 @@ impl MemoryBackend {
         }
         self.inner.store.publish(stamped.set.clone());
         let snapshot = self.inner.store.load();
-        versions.push((snapshot.revision, stamped.bytes.clone()));
+        versions.push(Version {
+            revision: snapshot.revision,
+            bytes: stamped.bytes.clone(),
+            by: by.cloned(),
+        });
         if versions.len() > HISTORY_LEN {
             versions.remove(0);
         }
@@ -133,7 +143,10 @@ impl MemoryBackend {
             .iter()
             .rev()
             .take(limit)
-            .map(|(revision, doc)| HistoryEntry::of(*revision, doc, now_ms(), &self.inner.limits))
+            .map(|v| HistoryEntry {
+                attribution: v.by.clone(),
+                ..HistoryEntry::of(v.revision, &v.bytes, now_ms(), &self.inner.limits)
+            })
             .collect()
     }
 
@@ -147,8 +160,8 @@ impl MemoryBackend {
             .unwrap_or_else(PoisonError::into_inner);
         versions
             .iter()
-            .find(|(r, _)| *r == revision)
-            .map(|(_, doc)| doc.clone())
+            .find(|v| v.revision == revision)
+            .map(|v| v.bytes.clone())
             .ok_or(PublishError::NotFound { revision })
     }
 
@@ -158,8 +171,18 @@ impl MemoryBackend {
         &self,
         revision: i64,
         expected: Option<i64>,
+        by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
         let document = self.version(revision)?;
-        self.publish(&document, expected)
+        let stamped = stamp(&document, now_ms(), &self.inner.limits)?;
+        self.publish_stamped(&stamped, expected, by)
     }
+}
+
+/// One stored version and who wrote it.
+#[derive(Debug)]
+struct Version {
+    revision: i64,
+    bytes: Vec<u8>,
+    by: Option<Attribution>,
 }

@@ -17,7 +17,9 @@ use crate::{print_json, EXIT_OK};
 #[command(
     after_help = "Example:\n  directivectl history --endpoints http://127.0.0.1:2379 --limit 5\n\n\
     One line per write or delete, newest first: revision, published_at (UTC), directive \
-    count, `invalid` or `deleted`. Deletes are listed too; the listing reaches back to \
+    count, `invalid` or `deleted`, then the author, the source, the operation and the \
+    message when the change was recorded with one (`-` for a write made around the \
+    publisher, e.g. with etcdctl). Deletes are listed too; the listing reaches back to \
     etcd's last compaction."
 )]
 pub struct Args {
@@ -26,9 +28,10 @@ pub struct Args {
     /// List at most this many entries (1 to 1000).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
-    /// Print a JSON array of `{"revision","kind","published_at","directives"}`
-    /// (`kind` is `put` or `delete`; `null` when absent or invalid), newest
-    /// first.
+    /// Print a JSON array of `{"revision","kind","published_at","directives",
+    /// "attribution"?}` (`kind` is `put` or `delete`; `null` when absent or
+    /// invalid; `attribution` is `{"author","source","op","message"?,
+    /// "restored_revision"?,"at_ms"}`), newest first.
     #[arg(long)]
     json: bool,
 }
@@ -53,6 +56,9 @@ pub async fn run(args: Args) -> u8 {
             args.etcd.key
         );
     }
+    if !entries.is_empty() {
+        println!("REVISION\tPUBLISHED_AT\tCONTENT\tBY");
+    }
     for entry in &entries {
         println!("{}", human_line(entry));
     }
@@ -69,7 +75,31 @@ fn human_line(entry: &HistoryEntry) -> String {
         (Change::Put, Some(n)) => format!("{n} directive(s)"),
         (Change::Put, None) => "invalid".to_owned(),
     };
-    format!("{}\t{published}\t{content}", entry.revision)
+    let by = entry.attribution.as_ref().map_or_else(
+        || "-".to_owned(),
+        |a| {
+            let mut by = format!(
+                "{} ({}, {})",
+                a.author,
+                serde_json::to_value(a.source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                serde_json::to_value(a.op)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
+            if let Some(r) = a.restored_revision {
+                by += &format!(" of r{r}");
+            }
+            if let Some(m) = &a.message {
+                by += &format!(": {}", m.replace(['\n', '\t'], " "));
+            }
+            by
+        },
+    );
+    format!("{}\t{published}\t{content}\t{by}", entry.revision)
 }
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian,

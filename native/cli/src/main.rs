@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attribution;
 mod demo;
 mod etcd_args;
 mod eval;

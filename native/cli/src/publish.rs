@@ -21,10 +21,12 @@ use std::path::PathBuf;
 use directive_core::{validate, DecodeErrors, Limits, ValidationReport};
 use directive_etcd::{PublishError, Published, Publisher};
 
+use crate::attribution::AttributionArgs;
 use crate::etcd_args::EtcdArgs;
 use crate::input::{read_document, source_name};
 use crate::rollout::{wait, warn_if_unwatched, WaitArgs};
 use crate::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_OK};
+use directive_core::attribution::Operation;
 
 /// Arguments of `publish`.
 #[derive(clap::Args)]
@@ -49,6 +51,8 @@ pub struct PublishArgs {
     json: bool,
     #[command(flatten)]
     wait: WaitArgs,
+    #[command(flatten)]
+    by: AttributionArgs,
 }
 
 /// Arguments of `clear`.
@@ -70,6 +74,8 @@ pub struct ClearArgs {
     json: bool,
     #[command(flatten)]
     wait: WaitArgs,
+    #[command(flatten)]
+    by: AttributionArgs,
 }
 
 /// Arguments of `rollback`.
@@ -95,6 +101,8 @@ pub struct RollbackArgs {
     json: bool,
     #[command(flatten)]
     wait: WaitArgs,
+    #[command(flatten)]
+    by: AttributionArgs,
 }
 
 /// Connects a publisher with the shared flags; on failure prints the cause
@@ -117,6 +125,10 @@ pub fn report_publish_error(e: &PublishError, json: bool) -> u8 {
         PublishError::Invalid(errors) => {
             print_invalid("<stored value>", errors, json);
             EXIT_INVALID
+        }
+        PublishError::Attribution(e) => {
+            eprintln!("directivectl: {e}");
+            EXIT_ERROR
         }
         PublishError::Conflict { current_revision } => {
             if json {
@@ -204,11 +216,21 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
         print_report(&source, &report, args.json);
         return EXIT_INVALID;
     }
+    let by = match args.by.record(&args.etcd, Operation::Publish, None) {
+        Ok(by) => by,
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let publisher = match connect_publisher(&args.etcd).await {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match publisher.publish(&bytes, args.expect_revision).await {
+    match publisher
+        .publish_by(&bytes, args.expect_revision, Some(&by))
+        .await
+    {
         Ok(published) => {
             eprintln!(
                 "{source}: published {} directive(s) to {} at revision {}",
@@ -231,11 +253,18 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
 
 /// Runs `clear`.
 pub async fn run_clear(args: ClearArgs) -> u8 {
+    let by = match args.by.record(&args.etcd, Operation::Clear, None) {
+        Ok(by) => by,
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let publisher = match connect_publisher(&args.etcd).await {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match publisher.clear(args.expect_revision).await {
+    match publisher.clear_by(args.expect_revision, Some(&by)).await {
         Ok(published) => {
             eprintln!(
                 "cleared {} at revision {}: every instance now applies the empty set",
@@ -254,12 +283,22 @@ pub async fn run_clear(args: ClearArgs) -> u8 {
 /// that does not decode is exit 1, like the HTTP API's 404 / 422; one
 /// compacted away, or an etcd failure, is exit 2.
 pub async fn run_rollback(args: RollbackArgs) -> u8 {
+    let by = match args
+        .by
+        .record(&args.etcd, Operation::Rollback, Some(args.revision))
+    {
+        Ok(by) => by,
+        Err(e) => {
+            eprintln!("directivectl: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let publisher = match connect_publisher(&args.etcd).await {
         Ok(p) => p,
         Err(code) => return code,
     };
     match publisher
-        .rollback(args.revision, args.expect_revision)
+        .rollback_by(args.revision, args.expect_revision, Some(&by))
         .await
     {
         Ok(published) => {

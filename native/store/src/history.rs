@@ -17,6 +17,7 @@
 //! a message once a delete is the newest event seen, which is what the key's
 //! absence requires; a newest event that is a write means more is coming.
 
+use directive_core::attribution::{attribution_key, Attribution};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -57,6 +58,11 @@ pub struct HistoryEntry {
     pub published_at: Option<u64>,
     /// How many directives it holds; `None` for a delete or an invalid value.
     pub directives: Option<usize>,
+    /// Who made it, why and from where, when it was written with an
+    /// attribution record (ADR 0014); `None` for a write made around the
+    /// publisher (e.g. `etcdctl put`) or whose record does not decode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
 }
 
 impl HistoryEntry {
@@ -73,6 +79,7 @@ impl HistoryEntry {
                 .filter(|set| set.is_stamped())
                 .map(|set| set.anchor_ms()),
             directives: decoded.map(|set| set.len()),
+            attribution: None,
         }
     }
 
@@ -83,6 +90,7 @@ impl HistoryEntry {
             kind: Change::Delete,
             published_at: None,
             directives: None,
+            attribution: None,
         }
     }
 }
@@ -93,8 +101,43 @@ enum Event {
     Delete { revision: i64 },
 }
 
-/// Up to `limit` entries of `key`'s history, newest first.
+/// Up to `limit` entries of `key`'s history, newest first, each with its
+/// attribution record when the write carried one.
 pub(crate) async fn list(
+    client: &Client,
+    key: &str,
+    limit: usize,
+    limits: &Limits,
+) -> Result<Vec<HistoryEntry>, PublishError> {
+    let mut entries = versions(client, key, limit, limits).await?;
+    let record_key = attribution_key(key);
+    let mut kv = client.kv_client();
+    for entry in &mut entries {
+        // The record written with this change is the one whose mod revision
+        // is the change's own; an older one belongs to an earlier change.
+        let opts = GetOptions::new().with_revision(entry.revision);
+        let resp = match kv.get(record_key.as_str(), Some(opts)).await {
+            Ok(resp) => resp,
+            Err(e) if is_compacted(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        entry.attribution = resp
+            .kvs()
+            .first()
+            .filter(|r| r.mod_revision() == entry.revision)
+            .and_then(|r| match Attribution::decode(r.value()) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    tracing::debug!(key, revision = entry.revision, error = %e, "ignoring an attribution record");
+                    None
+                }
+            });
+    }
+    Ok(entries)
+}
+
+/// Up to `limit` entries of `key`'s history, newest first, unattributed.
+async fn versions(
     client: &Client,
     key: &str,
     limit: usize,

@@ -14,6 +14,7 @@
 //! History and rollback read etcd's own MVCC history of the key, so they
 //! need no extra storage and are bounded by compaction.
 
+use directive_core::attribution::{attribution_key, Attribution};
 use directive_core::{stamp, DecodeErrors, Limits, Stamped};
 use std::sync::Arc;
 
@@ -65,6 +66,9 @@ pub enum PublishError {
     /// etcd failed the request.
     #[error("etcd error: {0}")]
     Etcd(String),
+    /// The attribution record is out of bounds; nothing was written.
+    #[error("{0}")]
+    Attribution(String),
 }
 
 impl From<etcd_client::Error> for PublishError {
@@ -168,8 +172,20 @@ impl Publisher {
         document: &[u8],
         expected_revision: Option<i64>,
     ) -> Result<Published, PublishError> {
+        self.publish_by(document, expected_revision, None).await
+    }
+
+    /// As [`Self::publish`], recording `by` (who, why, from where) at
+    /// `<key>/attribution` in the same transaction (ADR 0014).
+    pub async fn publish_by(
+        &self,
+        document: &[u8],
+        expected_revision: Option<i64>,
+        by: Option<&Attribution>,
+    ) -> Result<Published, PublishError> {
         let stamped = stamp(document, now_ms(), &self.limits)?;
-        self.publish_stamped(&stamped, expected_revision).await
+        self.publish_stamped_by(&stamped, expected_revision, by)
+            .await
     }
 
     /// Writes a document [`stamp`] prepared (the exact bytes, already
@@ -180,6 +196,18 @@ impl Publisher {
         stamped: &Stamped,
         expected_revision: Option<i64>,
     ) -> Result<Published, PublishError> {
+        self.publish_stamped_by(stamped, expected_revision, None)
+            .await
+    }
+
+    /// As [`Self::publish_stamped`], recording `by` (who, why, from where)
+    /// at `<key>/attribution` in the same transaction (ADR 0014).
+    pub async fn publish_stamped_by(
+        &self,
+        stamped: &Stamped,
+        expected_revision: Option<i64>,
+        by: Option<&Attribution>,
+    ) -> Result<Published, PublishError> {
         let expected = match expected_revision {
             Some(r) => r,
             None => self.current().await?.1,
@@ -188,6 +216,7 @@ impl Publisher {
             .swap(
                 expected,
                 TxnOp::put(self.key.as_str(), stamped.bytes.clone(), None),
+                by,
             )
             .await?;
         tracing::info!(
@@ -202,28 +231,50 @@ impl Publisher {
     /// Deletes the key if its mod revision is `expected_revision` (as for
     /// [`Self::publish`]); every instance then applies the empty set.
     pub async fn clear(&self, expected_revision: Option<i64>) -> Result<Published, PublishError> {
+        self.clear_by(expected_revision, None).await
+    }
+
+    /// As [`Self::clear`], recording `by` in the same transaction.
+    pub async fn clear_by(
+        &self,
+        expected_revision: Option<i64>,
+        by: Option<&Attribution>,
+    ) -> Result<Published, PublishError> {
         let expected = match expected_revision {
             Some(r) => r,
             None => self.current().await?.1,
         };
         let published = self
-            .swap(expected, TxnOp::delete(self.key.as_str(), None))
+            .swap(expected, TxnOp::delete(self.key.as_str(), None), by)
             .await?;
         tracing::info!(key = %self.key, revision = published.revision, "cleared directive set");
         Ok(published)
     }
 
-    /// The transaction: `op` if the key is at `expected` (0 = absent), else
-    /// read the key to report the conflict.
-    async fn swap(&self, expected: i64, op: TxnOp) -> Result<Published, PublishError> {
+    /// The transaction: `op` (and the attribution record, when given) if
+    /// the key is at `expected` (0 = absent), else read the key to report
+    /// the conflict. One transaction: the record and the change share a
+    /// revision, and neither is written without the other.
+    async fn swap(
+        &self,
+        expected: i64,
+        op: TxnOp,
+        by: Option<&Attribution>,
+    ) -> Result<Published, PublishError> {
         let compare = if expected == 0 {
             Compare::version(self.key.as_str(), CompareOp::Equal, 0)
         } else {
             Compare::mod_revision(self.key.as_str(), CompareOp::Equal, expected)
         };
+        let mut ops = vec![op];
+        if let Some(by) = by {
+            by.check()
+                .map_err(|e| PublishError::Attribution(e.to_string()))?;
+            ops.push(TxnOp::put(attribution_key(&self.key), by.encode(), None));
+        }
         let txn = Txn::new()
             .when([compare])
-            .and_then([op])
+            .and_then(ops)
             .or_else([TxnOp::get(self.key.as_str(), None)]);
         let resp = self.kv().await?.txn(txn).await?;
         if resp.succeeded() {
@@ -281,9 +332,19 @@ impl Publisher {
         revision: i64,
         expected_revision: Option<i64>,
     ) -> Result<Published, PublishError> {
+        self.rollback_by(revision, expected_revision, None).await
+    }
+
+    /// As [`Self::rollback`], recording `by` in the same transaction.
+    pub async fn rollback_by(
+        &self,
+        revision: i64,
+        expected_revision: Option<i64>,
+        by: Option<&Attribution>,
+    ) -> Result<Published, PublishError> {
         let value = self.version(revision).await?;
         tracing::info!(key = %self.key, revision, "rolling back");
-        self.publish(&value, expected_revision).await
+        self.publish_by(&value, expected_revision, by).await
     }
 
     /// The value written at `revision`, exactly as etcd holds it:

@@ -221,6 +221,41 @@ async fn every_route_by_role_gets_the_documented_status() {
             assert!(!text.contains(&viewer) && !text.contains(&operator));
         }
     }
+    // Writes are attributed to the caller: the operator's publish and
+    // rollback above, and one from the UI with a message.
+    let current = get_json_as(&url, "/api/directives", &operator).await;
+    let revision = current["revision"].as_i64().expect("revision");
+    let response = http
+        .put(format!("{url}/api/directives"))
+        .header(header::AUTHORIZATION, format!("Bearer {operator}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::IF_MATCH, format!("\"{revision}\""))
+        .header("x-change-source", "ui")
+        .header("x-change-message", "trace%20acme%20%E2%80%94%20INC-9")
+        .body(doc("ui", "acme"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let history = get_json_as(&url, "/api/history", &viewer).await;
+    let entries = history["entries"].as_array().expect("entries");
+    let by = |i: usize| entries[i]["attribution"].clone();
+    assert_eq!(by(0)["author"], "otto");
+    assert_eq!(
+        (by(0)["source"].as_str(), by(0)["op"].as_str()),
+        (Some("ui"), Some("publish"))
+    );
+    assert_eq!(by(0)["message"], "trace acme — INC-9");
+    assert_eq!(
+        (by(1)["op"].as_str(), by(1)["source"].as_str()),
+        (Some("rollback"), Some("api"))
+    );
+    assert_eq!(by(1)["restored_revision"], 1);
+    assert_eq!(
+        (by(2)["author"].as_str(), by(2)["op"].as_str()),
+        (Some("otto"), Some("publish"))
+    );
+
     // The event stream too (its body never ends: the status is enough).
     for (token, expected) in [(&viewer, StatusCode::OK), (&operator, StatusCode::OK)] {
         let response = http
@@ -254,4 +289,17 @@ async fn every_route_by_role_gets_the_documented_status() {
     );
     server.shutdown().await;
     app.close();
+}
+
+/// `GET path` with `token`, as JSON.
+async fn get_json_as(url: &str, path: &str, token: &str) -> Value {
+    client()
+        .get(format!("{url}{path}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json")
 }

@@ -240,11 +240,13 @@ async fn history_lists_versions_newest_first() {
         .lines()
         .map(|l| l.split('\t').collect())
         .collect();
-    assert_eq!(lines.len(), 2, "{out:?}");
-    assert_eq!(lines[0], [bad.to_string().as_str(), "-", "invalid"]);
-    assert_eq!(lines[1][0], two.to_string());
-    assert_eq!(lines[1][2], "2 directive(s)");
-    let stamp = lines[1][1];
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert_eq!(lines[0], ["REVISION", "PUBLISHED_AT", "CONTENT", "BY"]);
+    assert_eq!(lines[1], [bad.to_string().as_str(), "-", "invalid", "-"]);
+    assert_eq!(lines[2][0], two.to_string());
+    assert_eq!(lines[2][2], "2 directive(s)");
+    assert!(lines[2][3].ends_with("(cli, publish)"), "{out:?}");
+    let stamp = lines[2][1];
     assert!(
         stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
         "ISO-8601 UTC: {stamp}"
@@ -293,8 +295,9 @@ async fn history_lists_deletes_and_the_versions_before_them() {
     let d2 = mod_revision_of_delete(&mut client, key).await;
     assert_eq!(history(&[]), [del(d2), put(r3), del(d1), put(r2), put(r1)]);
     let out = ctl(&on(&cluster, key, &["history"]), b"");
-    let first = out.stdout.lines().next().expect("a line").to_owned();
-    assert_eq!(first, format!("{d2}\t-\tdeleted"));
+    let first = out.stdout.lines().nth(1).expect("a line").to_owned();
+    assert!(first.starts_with(&format!("{d2}\t-\tdeleted\t")), "{first}");
+    assert!(first.ends_with("(cli, clear)"), "{first}");
 
     // After a compaction the listing starts at the compaction point.
     cluster.compact(r2).await.expect("compact");
@@ -302,6 +305,108 @@ async fn history_lists_deletes_and_the_versions_before_them() {
     // A deleted version cannot be rolled back to; an earlier write can.
     let out = ctl(&on(&cluster, key, &["rollback", &d1.to_string()]), b"");
     assert_ne!(out.code, 0, "{out:?}");
+}
+
+/// Every write through the CLI records who, why, from where and what, in
+/// the same transaction as the change: history shows it for put, delete
+/// and put again; a write refused by its compare records nothing.
+#[tokio::test]
+async fn writes_are_attributed_in_the_same_transaction() {
+    let cluster = etcd().await;
+    let key = "cli/attributed";
+    let mut client = cluster.client().await.expect("client");
+    let write = |args: &[&str], input: &[u8]| {
+        let out = ctl(&on(&cluster, key, args), input);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        out.stdout.trim().parse::<i64>().unwrap_or(0)
+    };
+    let r1 = write(
+        &[
+            "publish",
+            "-",
+            "--as",
+            "alice",
+            "-m",
+            "trace acme for INC-7",
+        ],
+        ONE,
+    );
+    write(&["clear", "--as", "carol"], b"");
+    let d1 = mod_revision_of_delete(&mut client, key).await;
+    let r3 = write(
+        &["rollback", &r1.to_string(), "--as", "bob", "-m", "restore"],
+        b"",
+    );
+    let record_key = format!("{key}/attribution");
+    let record_at = |resp: directive_tests::etcd_client::GetResponse| {
+        resp.kvs().first().map(|kv| kv.mod_revision())
+    };
+    let before = record_at(client.get(record_key.as_str(), None).await.expect("get"));
+    assert_eq!(before, Some(r3), "the record shares the change's revision");
+    // A compare that fails writes neither the change nor its record.
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &[
+                "publish",
+                "-",
+                "--expect-revision",
+                &r1.to_string(),
+                "--as",
+                "mallory",
+            ],
+        ),
+        TWO,
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    let after = record_at(client.get(record_key.as_str(), None).await.expect("get"));
+    assert_eq!(after, before, "no record without its change");
+
+    let out = ctl(&on(&cluster, key, &["history", "--json"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let entries = json(&out.stdout);
+    let by = |i: usize| entries[i]["attribution"].clone();
+    assert_eq!(entries[0]["revision"], r3);
+    assert_eq!(by(0)["author"], "bob");
+    assert_eq!(by(0)["op"], "rollback");
+    assert_eq!(by(0)["restored_revision"], r1);
+    assert_eq!(by(0)["message"], "restore");
+    assert_eq!(by(0)["source"], "cli");
+    assert_eq!(
+        (entries[1]["revision"].as_i64(), entries[1]["kind"].as_str()),
+        (Some(d1), Some("delete"))
+    );
+    assert_eq!(
+        (by(1)["author"].as_str(), by(1)["op"].as_str()),
+        (Some("carol"), Some("clear"))
+    );
+    assert_eq!(by(1).get("message"), None);
+    assert_eq!(entries[2]["revision"], r1);
+    assert_eq!(
+        (by(2)["author"].as_str(), by(2)["message"].as_str()),
+        (Some("alice"), Some("trace acme for INC-7"))
+    );
+    // A write around the publisher has no record; an old record is never
+    // attributed to a newer change.
+    let raw = client
+        .put(key, ONE, None)
+        .await
+        .expect("put")
+        .header()
+        .expect("header")
+        .revision();
+    let out = ctl(
+        &on(&cluster, key, &["history", "--json", "--limit", "1"]),
+        b"",
+    );
+    let entries = json(&out.stdout);
+    assert_eq!(entries[0]["revision"], raw);
+    assert_eq!(entries[0].get("attribution"), None, "{entries}");
+    // Bad input says what and where.
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--as", ""]), ONE);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--as"), "{out:?}");
 }
 
 /// The revision of the key's latest delete: the store's revision right
