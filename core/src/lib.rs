@@ -22,6 +22,7 @@
 pub mod attribution;
 mod backoff;
 mod decode;
+pub mod diff;
 mod directive;
 mod endpoint;
 mod error;

@@ -22,7 +22,7 @@ struct WireSet<'a> {
 }
 
 #[derive(Serialize)]
-struct WireDirective<'a> {
+pub(crate) struct WireDirective<'a> {
     id: &'a str,
     level: DiagLevel,
     ttl_secs: u64,

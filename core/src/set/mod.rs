@@ -5,6 +5,7 @@
 //! request sees either the old set or the new one, never a mix.
 
 mod encode;
+pub(crate) use encode::WireDirective;
 mod index;
 
 use crate::{Decision, Directive, Explanation, Request};

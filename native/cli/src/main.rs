@@ -8,6 +8,7 @@
 
 mod attribution;
 mod demo;
+mod diff;
 mod etcd_args;
 mod eval;
 mod fleet;
@@ -84,6 +85,8 @@ enum Command {
     Get(get::Args),
     /// Validate, stamp and publish a document with compare-and-swap on the revision.
     Publish(publish::PublishArgs),
+    /// Show what publishing a document would change, per directive (exit 1 when it changes something).
+    Diff(diff::Args),
     /// Delete the directive set (everything off), with compare-and-swap.
     Clear(publish::ClearArgs),
     /// List earlier versions of the directive set.
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Get(args) => block_on(get::run(args)),
         Command::Publish(args) => block_on(publish::run_publish(args)),
         Command::Clear(args) => block_on(publish::run_clear(args)),
+        Command::Diff(args) => block_on(diff::run(args)),
         Command::History(args) => block_on(history::run(args)),
         Command::Rollback(args) => block_on(publish::run_rollback(args)),
         Command::Fleet(args) => block_on(fleet::run(args)),

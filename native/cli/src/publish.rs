@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 
-use directive_core::{validate, DecodeErrors, Limits, ValidationReport};
+use directive_core::{decode, validate, DecodeErrors, Limits, ValidationReport};
 use directive_etcd::{PublishError, Published, Publisher};
 
 use crate::attribution::AttributionArgs;
@@ -49,6 +49,10 @@ pub struct PublishArgs {
     /// Print `{"revision":R}` (or the validation report) as JSON.
     #[arg(long)]
     json: bool,
+    /// Print what the publish would change (as `diff` does) and stop:
+    /// nothing is written.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     wait: WaitArgs,
     #[command(flatten)]
@@ -154,7 +158,7 @@ pub fn report_publish_error(e: &PublishError, json: bool) -> u8 {
 }
 
 /// The report of an invalid document: JSON, or `validate`'s human listing.
-fn print_invalid(source: &str, errors: &DecodeErrors, json: bool) {
+pub(crate) fn print_invalid(source: &str, errors: &DecodeErrors, json: bool) {
     print_report(source, &ValidationReport::rejected(errors), json);
 }
 
@@ -227,10 +231,33 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match publisher
-        .publish_by(&bytes, args.expect_revision, Some(&by))
-        .await
-    {
+    // What this publish changes, against the value it will replace: shown
+    // before writing, and the write expects that very revision (unless
+    // --expect-revision says otherwise), so what was shown is what changes.
+    let set = match decode(&bytes, directive_etcd::clock::now_ms(), &Limits::default()) {
+        Ok(set) => set,
+        Err(errors) => {
+            print_invalid(&source, &errors, args.json);
+            return EXIT_INVALID;
+        }
+    };
+    let (changes, stored_revision) =
+        match crate::diff::against_stored(&publisher, &args.etcd.key, &set).await {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+    if args.dry_run {
+        for line in changes.lines() {
+            println!("{line}");
+        }
+        eprintln!("{source}: dry run: nothing written (the key is at revision {stored_revision})");
+        return EXIT_OK;
+    }
+    for line in changes.lines() {
+        eprintln!("{line}");
+    }
+    let expected = args.expect_revision.or(Some(stored_revision));
+    match publisher.publish_by(&bytes, expected, Some(&by)).await {
         Ok(published) => {
             eprintln!(
                 "{source}: published {} directive(s) to {} at revision {}",

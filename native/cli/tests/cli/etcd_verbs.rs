@@ -1001,3 +1001,70 @@ async fn fleet_watch_streams_changes_as_ndjson() {
     let stderr = stderr.join().expect("stderr reader");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+/// `diff` shows, per directive id, what publishing a document would change
+/// against the stored value (exit 0 none, 1 some, 2 error); `publish`
+/// prints the same before writing and `--dry-run` stops there.
+#[tokio::test]
+async fn diff_and_dry_run_show_the_change_before_it_is_made() {
+    let cluster = etcd().await;
+    let key = "cli/diff";
+    let out = ctl(&on(&cluster, key, &["diff", "-"]), ONE);
+    assert_eq!(
+        out.code, 1,
+        "everything is new against an absent key: {out:?}"
+    );
+    assert!(out.stdout.starts_with("+ one "), "{out:?}");
+    let r1 = publish_ok(&cluster, key, ONE);
+    let out = ctl(&on(&cluster, key, &["diff", "-"]), ONE);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "no change (1 directive(s))\n"),
+        "{out:?}"
+    );
+
+    // Only the TTL moves: a change, with before and after.
+    let longer = br#"{"directives":[{"id":"one","level":"Shape","ttl_secs":601}]}"#;
+    let out = ctl(&on(&cluster, key, &["diff", "-", "--json"]), longer);
+    assert_eq!(out.code, 1, "{out:?}");
+    let d = json(&out.stdout);
+    assert_eq!(d["stored_revision"], r1);
+    assert_eq!(
+        d["changed"],
+        serde_json::json!([{"id": "one", "fields": [{"field": "ttl_secs", "before": 600, "after": 601}]}])
+    );
+    assert_eq!(
+        (
+            d["added"].as_array().map(Vec::len),
+            d["removed"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
+
+    // --dry-run prints the diff and writes nothing.
+    let out = ctl(&on(&cluster, key, &["publish", "-", "--dry-run"]), TWO);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("+ two-a ") && out.stdout.contains("- one "),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("dry run: nothing written"), "{out:?}");
+    let out = ctl(&on(&cluster, key, &["get", "--json"]), b"");
+    assert_eq!(
+        json(&out.stdout)["revision"],
+        r1,
+        "the dry run wrote nothing"
+    );
+    // A real publish shows the same diff on stderr before writing.
+    let out = ctl(&on(&cluster, key, &["publish", "-"]), TWO);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("+ two-b ") && out.stderr.contains("2 added, 1 removed, 0 changed"),
+        "{out:?}"
+    );
+
+    // An invalid FILE is an error (2), with its errors.
+    let out = ctl(&on(&cluster, key, &["diff", "-"]), INVALID);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!out.stderr.is_empty() || !out.stdout.is_empty(), "{out:?}");
+}
