@@ -7,6 +7,8 @@
 //! ([`InstanceReport::progress`]) for whether an instance has a revision.
 //! A bad report is listed with its reason and counted nowhere else.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{InstanceReport, ReportState};
@@ -83,6 +85,9 @@ pub struct Lost {
     pub since_ms: u64,
     /// The revision it applied in its last report.
     pub applied_revision: i64,
+    /// Its labels in its last report.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Where one instance stands with respect to a revision.
@@ -231,6 +236,7 @@ impl Fleet {
                     id: p.id.clone(),
                     since_ms: now_ms,
                     applied_revision: r.applied_revision,
+                    labels: r.labels.clone(),
                 }),
                 _ => None,
             })
@@ -263,6 +269,7 @@ impl Fleet {
                         id: gone.id,
                         since_ms: now_ms,
                         applied_revision: report.applied_revision,
+                        labels: report.labels,
                     },
                 );
                 self.lost.truncate(MAX_LOST);

@@ -45,9 +45,10 @@ pub(crate) async fn healthz() -> Response {
 /// etcd outage would turn a control-plane outage into a data-plane one,
 /// so only a caller that asks (`?strict`) gets 503 for staleness.
 pub(crate) async fn readyz(State(state): Shared, RawQuery(query): RawQuery) -> Response {
+    // `?strict`, `?strict=1` or `?strict=true`; `?strict=0`/`false` is not.
     let strict = query.as_deref().is_some_and(|q| {
         q.split('&')
-            .any(|p| p == "strict" || p.starts_with("strict="))
+            .any(|p| matches!(p, "strict" | "strict=" | "strict=1" | "strict=true"))
     });
     let Ok(backend) = state.ready_backend() else {
         return (
@@ -69,7 +70,6 @@ pub(crate) async fn readyz(State(state): Shared, RawQuery(query): RawQuery) -> R
                 "state": "stale",
                 "stale_since_ms": since_ms,
                 "revision": status.applied_revision,
-                "last_error": status.last_error,
             }),
         ),
         _ => (

@@ -117,8 +117,14 @@ pub async fn start(app: &AdminApp, options: ListenOptions) -> Result<RunningServ
 pub async fn start_metrics(
     app: &AdminApp,
     options: ListenOptions,
+    allowed_hosts: Option<Vec<String>>,
 ) -> Result<RunningServer, ListenError> {
-    serve_router(app.metrics_router(), options, "metrics listener").await
+    serve_router(
+        app.metrics_router(allowed_hosts),
+        options,
+        "metrics listener",
+    )
+    .await
 }
 
 async fn serve_router(

@@ -185,10 +185,16 @@ impl TokensFile {
         let shown = path.display();
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())? + "\n";
         let tmp = path.with_extension("tmp");
+        // A fresh file, never an existing one (or a link) left behind:
+        // `mode` applies only to a file this call creates.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {}: {e}", tmp.display())),
+        }
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
@@ -283,13 +289,19 @@ impl Principals {
         Ok(Principals { entries })
     }
 
-    /// Adds every principal of `other` (a name listed twice: the first wins).
-    pub fn extend(&mut self, other: Principals) {
+    /// Adds every principal of `other`; a name both hold is an error (one
+    /// of the two tokens would silently stop working).
+    pub fn extend(&mut self, other: Principals) -> Result<(), String> {
         for p in other.entries {
-            if !self.entries.iter().any(|e| e.caller.name == p.caller.name) {
-                self.entries.push(p);
+            if self.entries.iter().any(|e| e.caller.name == p.caller.name) {
+                return Err(format!(
+                    "principal {:?} is defined twice (the tokens file and the single token)",
+                    p.caller.name
+                ));
             }
+            self.entries.push(p);
         }
+        Ok(())
     }
 
     /// The caller whose token is `presented`: hashed once, compared with

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
@@ -25,10 +25,11 @@ use super::state::AppState;
 use super::ui::ui_router;
 
 /// `/metrics` alone, without the token, for a listener of its own.
-pub(crate) fn metrics_router(state: Arc<AppState>) -> Router {
-    Router::new()
+pub(crate) fn metrics_router(state: Arc<AppState>, allowed: Option<Vec<String>>) -> Router {
+    let app = Router::new()
         .route("/metrics", get(handlers::metrics_text))
-        .with_state(state)
+        .with_state(state);
+    guarded(app, allowed)
 }
 
 /// The whole app.
@@ -67,7 +68,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             Err(_) => tracing::warn!("ignoring an invalid CORS origin"),
         }
     }
-    let allowed = state.config.allowed_hosts.clone().map(Arc::new);
+    guarded(app, state.config.allowed_hosts.clone())
+}
+
+/// The layers every listener gets: the `Host` allow-list (DNS rebinding)
+/// and the request log with its hardening headers.
+fn guarded(app: Router, allowed: Option<Vec<String>>) -> Router {
+    let allowed = allowed.map(Arc::new);
     app.layer(middleware::from_fn(move |request: Request, next: Next| {
         let allowed = allowed.clone();
         async move {
@@ -122,6 +129,8 @@ fn cors(origin: HeaderValue) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
+            HeaderName::from_static("x-change-message"),
+            HeaderName::from_static("x-change-source"),
         ])
         .expose_headers([header::ETAG])
 }

@@ -163,9 +163,10 @@ impl AdminApp {
     }
 
     /// A router serving only `/metrics`, with no token (for a listener of
-    /// its own, [`crate::start_metrics`]).
-    pub fn metrics_router(&self) -> axum::Router {
-        super::routes::metrics_router(Arc::clone(&self.state))
+    /// its own, [`crate::start_metrics`]), answering only the `allowed_hosts`
+    /// (`None`: any host), like [`AdminConfig::allowed_hosts`].
+    pub fn metrics_router(&self, allowed_hosts: Option<Vec<String>>) -> axum::Router {
+        super::routes::metrics_router(Arc::clone(&self.state), allowed_hosts)
     }
 
     /// Stops the event forwarders (the SSE streams then end).

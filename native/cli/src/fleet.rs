@@ -61,12 +61,16 @@ pub async fn run(args: Args) -> u8 {
     };
     let select = |mut fleet: Fleet| {
         if !selectors.is_empty() {
-            fleet.instances.retain(|i| match &i.report {
-                Listed::Report(r) => selectors
+            let matches = |labels: &std::collections::BTreeMap<String, String>| {
+                selectors
                     .iter()
-                    .all(|(n, v)| r.labels.get(*n).map(String::as_str) == Some(*v)),
+                    .all(|(n, v)| labels.get(*n).map(String::as_str) == Some(*v))
+            };
+            fleet.instances.retain(|i| match &i.report {
+                Listed::Report(r) => matches(&r.labels),
                 Listed::Invalid { .. } => false,
             });
+            fleet.lost.retain(|l| matches(&l.labels));
         }
         fleet
     };

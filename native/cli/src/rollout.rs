@@ -115,7 +115,7 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
         Ok(fleet) => fleet,
         Err(e) => return Some(report_publish_error(&e, false)),
     };
-    let targets: Vec<String> = start
+    let targets: std::collections::BTreeSet<String> = start
         .reports()
         .filter(|r| r.state == ReportState::Live)
         .map(|r| r.id.clone())
@@ -126,6 +126,16 @@ pub async fn wait(publisher: &Publisher, key: &str, revision: i64, args: &WaitAr
     }
     let required = match args.min_ready {
         None => targets.len(),
+        Some(MinReady::Count(n)) if n > targets.len() => {
+            // Only the instances live now count: asking for more could
+            // never be met, so wait for all of them instead.
+            eprintln!(
+                "directivectl: --min-ready {n}, but only {} instance(s) are live: waiting for all \
+                 of them",
+                targets.len()
+            );
+            targets.len()
+        }
         Some(MinReady::Count(n)) => n,
         Some(MinReady::Percent(p)) => (targets.len() * usize::from(p)).div_ceil(100),
     };

@@ -153,7 +153,8 @@ pub async fn run(args: Args) -> u8 {
                 insecure_listen: args.insecure_listen,
                 limits: directive_admin::ConnectionLimits::default(),
             };
-            match admin::start_metrics(&app, options).await {
+            let hosts = allowed_hosts(&args.allowed_host, addr);
+            match admin::start_metrics(&app, options, hosts).await {
                 Ok(metrics) => {
                     eprintln!("directivectl serve: metrics on {}/metrics", metrics.url());
                     Some(metrics)
@@ -220,7 +221,15 @@ fn load_principals(
         None => AdminToken::from_env(),
     };
     if let Some(token) = single {
-        principals.extend(Principals::single(&token?));
+        eprintln!(
+            "directivectl serve: the single token ({}) is accepted too, as operator 'admin'",
+            if token_file.is_some() {
+                "--token-file"
+            } else {
+                admin::TOKEN_ENV
+            }
+        );
+        principals.extend(Principals::single(&token?))?;
     }
     Ok(principals)
 }

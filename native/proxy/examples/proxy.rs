@@ -92,6 +92,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             insecure_listen: false,
             limits: directive_admin::ConnectionLimits::default(),
         },
+        Some(
+            directive_admin::LOOPBACK_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+        ),
     )
     .await?;
     eprintln!("metrics on {}/metrics", metrics.url());

@@ -116,10 +116,15 @@ pub(crate) async fn list(
         // The record written with this change is the one whose mod revision
         // is the change's own; an older one belongs to an earlier change.
         let opts = GetOptions::new().with_revision(entry.revision);
+        // A record that cannot be read (compacted, or a role without read
+        // on the attribution key) leaves the entry unattributed: history
+        // never fails for want of attribution.
         let resp = match kv.get(record_key.as_str(), Some(opts)).await {
             Ok(resp) => resp,
-            Err(e) if is_compacted(&e) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(key, revision = entry.revision, error = %e, "attribution not readable");
+                continue;
+            }
         };
         entry.attribution = resp
             .kvs()

@@ -27,11 +27,13 @@ pub const OBSERVED_REVISION: &str = "directive_store_observed_revision";
 pub const LAST_APPLY: &str = "directive_store_last_apply_timestamp_seconds";
 /// Values refused, by error code (one increment per code in the value).
 pub const REJECTIONS: &str = "directive_store_rejections_total";
-/// Connections lost, by cause class (`stall`, `unavailable`, `timeout`,
-/// `auth`, `other`).
+/// Failed attempts to reach etcd, by cause class (`stall`, `unavailable`,
+/// `timeout`, `auth`, `other`): one per lost connection, and one per failed
+/// retry during an outage.
 pub const RECONNECTS: &str = "directive_store_reconnects_total";
-/// Watches given up and started over, by reason (`compaction`, `cancel`,
-/// `stall`, `error`).
+/// Times the store gave up a watch (or a read) and started over, by reason
+/// (`compaction`, `cancel`, `stall`, `error`), retries during an outage
+/// included.
 pub const WATCH_RESTARTS: &str = "directive_store_watch_restarts_total";
 /// From a stamped set's `published_at` to this store applying it through
 /// its watch (seconds; across machines, includes their clock offset).

@@ -303,3 +303,50 @@ async fn get_json_as(url: &str, path: &str, token: &str) -> Value {
         .await
         .expect("json")
 }
+
+/// With `--cors-origin`, a browser on that origin may send the headers the
+/// UI uses (attribution included); no other origin is ever named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_allows_the_ui_headers_for_the_one_origin() {
+    logs();
+    let mut config = config();
+    config.cors_origin = Some("https://admin.example.com".to_owned());
+    let app = AdminApp::new(config);
+    app.set_backend(Backend::Memory(MemoryBackend::default()));
+    let (server, url) = serve(&app).await;
+    let preflight = |origin: &'static str| {
+        client()
+            .request(reqwest::Method::OPTIONS, format!("{url}/api/directives"))
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,content-type,if-match,x-change-message,x-change-source",
+            )
+            .send()
+    };
+    let response = preflight("https://admin.example.com")
+        .await
+        .expect("preflight");
+    let allowed = response.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .expect("ascii")
+        .to_ascii_lowercase();
+    for name in [
+        "authorization",
+        "if-match",
+        "x-change-message",
+        "x-change-source",
+    ] {
+        assert!(allowed.contains(name), "{name} not allowed: {allowed}");
+    }
+    let other = preflight("https://evil.example").await.expect("preflight");
+    // The one configured origin is the only one ever named: a browser on
+    // another origin refuses the answer.
+    assert!(other
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none_or(|o| o == "https://admin.example.com"));
+    server.shutdown().await;
+    app.close();
+}

@@ -304,6 +304,12 @@ async fn metrics_move_with_publishes_rejections_auth_and_a_blackhole() {
         get_json(&url, "/readyz?strict").await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    assert_eq!(get_json(&url, "/readyz?strict=0").await.0, StatusCode::OK);
+    assert_eq!(
+        body.get("last_error"),
+        None,
+        "no etcd error text without a token"
+    );
     proxy.pass();
     let live = eventually(Duration::from_secs(30), || async {
         let s = scrape(&url).await;

@@ -742,6 +742,17 @@ async fn fleet_lists_the_instances_as_they_report_themselves() {
     }
     let out = ctl(&on(&cluster, key, &["get"]), b"");
     assert!(!out.stderr.contains("warning"), "{out:?}");
+
+    // A clear rolls out too, and a later listing still knows the delete's
+    // revision (from its attribution record), so nobody shows as current
+    // at "r0".
+    let out = ctl(&on(&cluster, key, &["clear", "--wait", "15s"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = ctl(&on(&cluster, key, &["fleet", "--json"]), b"");
+    let fleet = json(&out.stdout);
+    let deleted_at = fleet["key_revision"].as_i64().expect("key revision");
+    assert!(deleted_at > 0, "{fleet}");
+    assert_eq!(fleet["rollout"]["revision"], deleted_at, "{fleet}");
     a.shutdown().await;
     b.shutdown().await;
 }
