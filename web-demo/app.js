@@ -344,7 +344,7 @@ async function connect(token) {
       loadFromResponse(res.json);
     } else if (!state.loaded) {
       // Typed before connecting: keep the edits, based on what is applied now.
-      state.loaded = { revision: res.json.revision };
+      state.loaded = { revision: res.json.revision, stored: res.json.stored_revision };
       showResult("warn", [el("p", {}, `Your edits are kept; publishing them replaces revision ${res.json.revision} (applied now).`)]);
     }
   } else {
@@ -396,11 +396,15 @@ const EMPTY_DOCUMENT = `{\n  "directives": []\n}\n`;
  */
 function loadFromResponse(body, now = Date.now()) {
   const text = body.document === null || body.document === undefined ? EMPTY_DOCUMENT : body.document;
-  setEditorText(text, { loaded: { revision: body.revision } });
+  // `revision` is what the fleet applies (what the live view compares
+  // with); `stored` is what the key holds now, what a publish replaces and
+  // so what If-Match names: with a refused value in the key they differ,
+  // and only the stored one lets a publish replace it.
+  setEditorText(text, { loaded: { revision: body.revision, stored: body.stored_revision } });
   const notes = [];
   if (body.stored_differs) {
     notes.push(el("p", { id: "stored-differs" }, body.stored_revision
-      ? `The key holds revision ${body.stored_revision}, which is not what the fleet applies (refused, or not applied yet): the editor shows the applied set.`
+      ? `The key holds revision ${body.stored_revision}, which the fleet does not apply (refused, or not applied yet): the editor shows the set the fleet applies. Publishing replaces the value in the key.`
       : "The key was deleted but the deletion is not applied yet: the editor shows the applied set."));
   }
   const expired = body.directives.filter((d) => d.expires_at_ms <= now).length;
@@ -647,14 +651,69 @@ function showResult(kind, children) {
   box.append(...children);
 }
 
+/**
+ * The review before a write: what `afterText` changes from what the fleet
+ * applies now, per directive (the same diff as `directivectl diff`, computed
+ * by the same code in WASM), and the reason to record. Resolves true on
+ * confirm, false on cancel (nothing is written).
+ */
+async function review(title, afterText, confirmLabel) {
+  const box = $("review");
+  const list = $("review-diff");
+  $("publish-result").hidden = true; // an earlier answer is not about this change
+  const cur = await state.api.directives();
+  const before = cur.ok ? cur.json.document : null;
+  let d;
+  try {
+    d = state.wasm.diff(before, afterText);
+  } catch (e) {
+    return true; // not decodable: nothing to review, the server answers with its report
+  }
+  $("review-h").textContent = title;
+  list.textContent = "";
+  const describe = (o) => Object.entries(o).filter(([k]) => k !== "id").map(([k, v]) => `${k}=${v}`).join(", ");
+  for (const a of d.added) list.append(el("li", { class: "added" }, `+ ${a.id} (${describe(a)})`));
+  for (const r of d.removed) list.append(el("li", { class: "removed" }, `− ${r.id} (${describe(r)})`));
+  for (const c of d.changed) {
+    list.append(el("li", { class: "changed" }, `~ ${c.id}: ${c.fields.map((f) => `${f.field} ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`).join(", ")}`));
+  }
+  const empty = !d.added.length && !d.removed.length && !d.changed.length;
+  $("review-summary").textContent = empty
+    ? `No change to the ${d.unchanged} directive(s) the fleet applies (every TTL restarts from now).`
+    : `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged.`;
+  box.dataset.added = String(d.added.length);
+  box.dataset.removed = String(d.removed.length);
+  box.dataset.changed = String(d.changed.length);
+  $("review-message").value = $("change-message").value;
+  $("btn-review-confirm").textContent = confirmLabel;
+  box.hidden = false;
+  $("review-message").focus();
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      box.hidden = true;
+      $("btn-review-confirm").onclick = null;
+      $("btn-review-cancel").onclick = null;
+      box.onkeydown = null;
+      if (ok) $("change-message").value = $("review-message").value;
+      resolve(ok);
+    };
+    $("btn-review-confirm").onclick = () => done(true);
+    $("btn-review-cancel").onclick = () => done(false);
+    box.onkeydown = (ev) => { if (ev.key === "Escape") done(false); };
+  });
+}
+
 async function publish(ifMatch) {
   if (!state.api) return needToken();
   if (!state.loaded && ifMatch === undefined) {
     return showResult("error", [el("p", {}, "Load the applied set first: publishing needs the revision your edits start from.")]);
   }
-  const expected = ifMatch ?? state.loaded.revision;
+  const expected = ifMatch ?? state.loaded.stored ?? state.loaded.revision;
   const text = editor.value;
   const localJson = state.wasm ? state.wasm.validateJson(text) : null;
+  if (ifMatch === undefined && state.wasm && !(await review("Review: publish", text, "Publish these changes"))) {
+    return showResult("warn", [el("p", { id: "publish-cancelled" }, "Publish cancelled: nothing was written.")]);
+  }
   const btn = $("btn-publish");
   btn.disabled = true;
   state.publishing = true; // our own write's events may arrive before its answer
@@ -863,6 +922,11 @@ async function previewVersion(revision, opener) {
 
 async function rollback(revision) {
   const out = $("history-result");
+  const version = await state.api.version(revision);
+  if (version.ok && state.wasm && !(await review(`Review: roll back to revision ${revision}`, version.json.document, "Roll back"))) {
+    out.textContent = "Rollback cancelled: nothing was written.";
+    return;
+  }
   out.textContent = `Rolling back to revision ${revision}…`;
   const res = await state.api.rollback(revision, state.live.revision, $("change-message").value.trim());
   if (res.ok) {

@@ -61,6 +61,19 @@ pub fn stamped(input: &[u8], now_ms: u64) -> Result<String, String> {
         .map_err(|e| ValidationReport::rejected(&e).to_json())
 }
 
+/// What `after` changes from `before` (both decoded at `now_ms`), as the
+/// JSON of `directive_core::diff::SetDiff`; `before` absent, or not
+/// decoding (a stored value the fleet refuses), counts as the empty set.
+/// The rejection report of `after` as JSON text when it does not decode.
+pub fn diff(before: Option<&[u8]>, after: &[u8], now_ms: u64) -> Result<String, String> {
+    let after = decode(after, now_ms, &Limits::DEFAULT)
+        .map_err(|e| ValidationReport::rejected(&e).to_json())?;
+    let before = before
+        .and_then(|b| decode(b, now_ms, &Limits::DEFAULT).ok())
+        .unwrap_or_else(directive_core::DirectiveSet::empty);
+    Ok(directive_core::diff::diff(&before, &after).to_json())
+}
+
 /// The default limits as JSON text.
 pub fn limits_json() -> String {
     // Integers only: serialization cannot fail.

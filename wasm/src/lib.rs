@@ -140,6 +140,28 @@ pub fn stamp(
     entry::stamped(&bytes, now).map_err(invalid_set)
 }
 
+/// What publishing `after` would change from `before` (the stored
+/// document; `null` when the key is absent), per directive id: the same
+/// diff as `directivectl diff`. A `before` that does not decode (a value
+/// the fleet refuses) counts as the empty set.
+///
+/// Throws an `InvalidDirectiveSetError` when `after` does not decode.
+#[wasm_bindgen(js_name = diff, unchecked_return_type = "SetDiff")]
+pub fn diff(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | null")] before: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] after: JsValue,
+    #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+) -> Result<JsValue, JsValue> {
+    let before = if before.is_null() || before.is_undefined() {
+        None
+    } else {
+        Some(args::input_bytes(&before)?)
+    };
+    let after = args::input_bytes(&after)?;
+    let now = args::now_ms(now_ms)?;
+    parse(&entry::diff(before.as_deref(), &after, now).map_err(invalid_set)?)
+}
+
 /// A JSON Schema (draft 2020-12) of the wire format, for editors and forms.
 /// It is built from the core's limits and enumerations; the decoder stays
 /// the authority (see [`schema`] for what a schema cannot say).

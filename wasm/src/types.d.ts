@@ -91,7 +91,26 @@ export interface Limits {
 /** A JSON Schema document (draft 2020-12). */
 export type JsonSchema = { [key: string]: unknown };
 
-/** Thrown by `evaluate`, `evaluateJson`, `canonicalize` and `stamp` when the set does not decode. */
+/** One field of one directive, before and after (defaults spelled out). */
+export interface FieldChange {
+  field: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** What one set changes from another, per directive id (`diff`). */
+export interface SetDiff {
+  /** Directives only in the second set (their wire objects). */
+  added: Array<{ id: string; [field: string]: unknown }>;
+  /** Directives only in the first set (their wire objects). */
+  removed: Array<{ id: string; [field: string]: unknown }>;
+  /** Directives in both whose fields differ. */
+  changed: Array<{ id: string; fields: FieldChange[] }>;
+  /** How many directives are in both and equal. */
+  unchanged: number;
+}
+
+/** Thrown by `evaluate`, `evaluateJson`, `canonicalize`, `stamp` and `diff` when the set does not decode. */
 export interface InvalidDirectiveSetError extends Error {
   name: "InvalidDirectiveSetError";
   report: RejectedReport;

@@ -204,8 +204,22 @@ async function main() {
   await screenshot(page, "valid-preview");
 
   // 5. Publish (with a reason): new revision; the live view and every instance reach it.
+  // Publish opens a review of what changes (the same diff as the CLI, in
+  // WASM); cancel writes nothing; confirm publishes with the reason.
   await page.getByLabel("Why (recorded in history with your name)").fill("e2e: trace acme");
+  const revBefore = await page.locator("#live-revision").innerText();
   await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.locator("#review:not([hidden])").waitFor({ timeout: T });
+  const diffText = await page.locator("#review-diff").innerText();
+  expect(/\+ e2e-a|~ e2e-a|\+ e2e-b|~ e2e-b/.test(diffText), `the review lists the changes (${diffText.replace(/\n/g, " | ")})`);
+  expect((await page.locator("#review-message").inputValue()) === "e2e: trace acme", "the review carries the reason");
+  await screenshot(page, "review");
+  await page.getByRole("button", { name: "Cancel", exact: true }).click();
+  await page.locator("#publish-cancelled").waitFor({ timeout: T });
+  expect((await page.locator("#live-revision").innerText()) === revBefore, "cancel wrote nothing");
+  await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.locator("#review:not([hidden])").waitFor({ timeout: T });
+  await page.getByRole("button", { name: "Publish these changes" }).click();
   await page.locator("#publish-ok").waitFor({ timeout: T });
   const pubRev = Number(await page.locator("#publish-ok").getAttribute("data-revision"));
   expect(pubRev > seedRev, `published revision ${pubRev} > ${seedRev}`);
@@ -233,6 +247,7 @@ async function main() {
   const otherRev = other.json.revision;
   await page.locator("#live-warning:not([hidden])").waitFor({ timeout: T });
   await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.getByRole("button", { name: "Publish these changes" }).click();
   await page.locator("#conflict-msg").waitFor({ timeout: T });
   expect((await page.locator("#conflict-msg").getAttribute("data-current")) === String(otherRev), `409 conflict names current revision ${otherRev}`);
   await page.getByRole("button", { name: "Compare with the applied set" }).click();
@@ -248,6 +263,8 @@ async function main() {
   const rb = page.locator(`#history-body button[data-rollback="${pubRev}"]`);
   await rb.waitFor({ timeout: T });
   await rb.click();
+  await page.locator("#review:not([hidden])").waitFor({ timeout: T });
+  await page.locator("#btn-review-confirm").click();
   await page.locator("#history-result[data-revision]").waitFor({ timeout: T });
   const rbRev = Number(await page.locator("#history-result").getAttribute("data-revision"));
   expect(rbRev > otherRev, `rollback published as revision ${rbRev}`);
@@ -322,10 +339,38 @@ async function main() {
   await pv.click();
   await page.locator("#btn-preview-rollback").waitFor({ timeout: T });
   await page.locator("#btn-preview-rollback").click();
+  await page.locator("#btn-review-confirm").click();
   await page.waitForFunction((r) => Number(document.querySelector("#history-result").dataset.revision) > r, rbRev, { timeout: T });
   const pvRev = Number(await page.locator("#history-result").getAttribute("data-revision"));
   await fleetAt(page, pvRev);
   expect((await page.locator("#live-ids").innerText()).includes("someone-else"), `rolled back from the preview (revision ${pvRev})`);
+
+  // 8b. A value the fleet refuses, written around the API with etcdctl: the
+  // UI says so, and one reviewed publish replaces it (If-Match names the
+  // stored revision, not the applied one, so there is no 409 loop).
+  const where = /private etcd at (\S+) \(auth on: --user (\S+) --password-file ([^;]+);/.exec(demoErr);
+  expect(where !== null, "the demo names its etcd and password file");
+  const password = fs.readFileSync(where[3].trim(), "utf8").trim();
+  execFileSync("etcdctl", [`--endpoints=${where[1]}`, `--user=${where[2]}:${password}`, "put", "osproxy/directives",
+    '{"directives":[{"id":"x","level":"Loud","ttl_secs":5}]}'], { env: { ...process.env, ETCDCTL_API: "3" }, stdio: "ignore" });
+  await page.waitForFunction(() => {
+    const h = document.querySelector("#health");
+    return h.dataset.level === "bad" && h.textContent.includes("refused (unknown_level)");
+  }, null, { timeout: T });
+  expect(true, "the header turns red naming the refused revision and its code");
+  await page.getByRole("button", { name: "Load applied set" }).click();
+  await page.locator("#stored-differs").waitFor({ timeout: T });
+  const refusedRev = Number((await page.locator("#stored-differs").innerText()).match(/revision (\d+)/)[1]);
+  await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.locator("#review:not([hidden])").waitFor({ timeout: T });
+  await page.locator("#btn-review-confirm").click();
+  await page.waitForFunction((r) => {
+    const ok = document.querySelector("#publish-ok");
+    return ok && Number(ok.dataset.revision) > r;
+  }, refusedRev, { timeout: T });
+  const fixedRev = Number(await page.locator("#publish-ok").getAttribute("data-revision"));
+  await fleetAt(page, fixedRev);
+  expect(true, `the refused revision ${refusedRev} was replaced by revision ${fixedRev} in one reviewed publish`);
 
   // 9. etcd freezes (SIGSTOP): the header turns red with the reason, every
   // row turns amber as unconfirmed; after SIGCONT it all comes back green.

@@ -312,6 +312,37 @@ fn stamp_gives_the_bytes_the_publisher_writes() {
 }
 
 #[wasm_bindgen_test]
+fn diff_is_the_native_diff() {
+    let now = 1_800_000_000_000u64;
+    let before = r#"{"directives":[{"id":"a","level":"Shape","ttl_secs":901},{"id":"b","level":"Shape","ttl_secs":60}]}"#;
+    let after = r#"{"directives":[{"id":"a","level":"Shape","ttl_secs":902},{"id":"c","level":"ShapeTiming","ttl_secs":60}]}"#;
+    let decode = |text: &str| {
+        directive_core::decode(text.as_bytes(), now, &directive_core::Limits::DEFAULT)
+            .expect("valid")
+    };
+    let native = directive_core::diff::diff(&decode(before), &decode(after)).to_json();
+    let wasm = directive_wasm::diff(before.into(), after.into(), Some(now as f64)).expect("valid");
+    let text = js_sys::JSON::stringify(&wasm).expect("stringify");
+    assert_eq!(String::from(text), native);
+    // Absent or refused `before`: everything is added.
+    let from_nothing =
+        directive_wasm::diff(JsValue::NULL, after.into(), Some(now as f64)).expect("valid");
+    let added = js_sys::Array::from(&get(&from_nothing, "added")).length();
+    assert_eq!(added, 2);
+    let from_refused =
+        directive_wasm::diff("{".into(), after.into(), Some(now as f64)).expect("valid");
+    assert_eq!(
+        js_sys::Array::from(&get(&from_refused, "added")).length(),
+        2
+    );
+    let err = directive_wasm::diff(before.into(), "{".into(), Some(now as f64)).expect_err("bad");
+    assert_eq!(
+        get(&err, "name"),
+        JsValue::from_str("InvalidDirectiveSetError")
+    );
+}
+
+#[wasm_bindgen_test]
 fn canonicalize_gives_a_document_that_decodes_to_the_same_set() {
     let now = 1_800_000_000_500.0;
     let canonical = directive_wasm::canonicalize(SAMPLE.into(), Some(now)).expect("valid");

@@ -1,11 +1,12 @@
 // Type-checked by scripts/test-wasm.sh with `tsc --noEmit` (moduleResolution
 // "bundler": the package's browser entry, web/). Never run.
 import init, {
-  canonicalize, evaluate, evaluateJson, limits, schema, validate, validateJson, version,
+  canonicalize, diff, evaluate, evaluateJson, limits, schema, validate, validateJson, version,
 } from "@directive-plane/directive-wasm";
 import type {
   DiagLevel, DirectiveReport, EndpointKind, ErrorCode, EvaluationRequest, Explanation,
-  InvalidDirectiveSetError, JsonSchema, Limits, ValidationError, ValidationReport,
+  FieldChange, InvalidDirectiveSetError, JsonSchema, Limits, SetDiff, ValidationError,
+  ValidationReport,
 } from "@directive-plane/directive-wasm";
 
 export async function check(text: string, bytes: Uint8Array): Promise<void> {
@@ -31,6 +32,10 @@ export async function check(text: string, bytes: Uint8Array): Promise<void> {
   const matched: string[] = x.matched;
   const xs: string = evaluateJson(text, { ...request, tenant: "acme" });
   const canonical: string = canonicalize(text);
+  const d2: SetDiff = diff(null, text);
+  const changedFields: FieldChange[] = d2.changed.length ? d2.changed[0].fields : [];
+  const unchanged: number = diff(text, text, Date.now()).unchanged;
+  void [changedFields, unchanged];
   const s: JsonSchema = schema();
   const l: Limits = limits();
   const maxDirectives: number = l.max_directives;
