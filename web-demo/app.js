@@ -776,21 +776,20 @@ function showConflict(expected, current) {
   ]);
 }
 
-const SAME_KEYS = ["level", "tenant", "index", "principal", "endpoint", "sample_per_mille", "ring_buffer", "capture"];
 
 async function compare(box, current) {
   box.textContent = "Loading the applied set…";
   const res = await state.api.directives();
   if (!res.ok) { box.textContent = `Could not load: HTTP ${res.status}`; return; }
-  const theirs = new Map(res.json.directives.map((d) => [d.id, d]));
-  const mine = state.report && state.report.ok ? new Map(state.report.directives.map((d) => [d.id, d])) : new Map();
-  const onlyMine = [...mine.keys()].filter((id) => !theirs.has(id));
-  const onlyTheirs = [...theirs.keys()].filter((id) => !mine.has(id));
-  const changed = [...mine.keys()].filter((id) => theirs.has(id)).flatMap((id) => {
-    const a = mine.get(id), b = theirs.get(id);
-    const diffs = SAME_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k}: applied ${b[k] ?? "unset"} → yours ${a[k] ?? "unset"}`);
-    return diffs.length ? [`${id}: ${diffs.join("; ")}`] : [];
-  });
+  // The same diff as the review step and `directivectl diff` (WASM): every
+  // wire field, defaults spelled out, so a TTL change is never "none".
+  let d = { added: [], removed: res.json.directives.map((x) => ({ id: x.id })), changed: [] };
+  try {
+    d = state.wasm.diff(res.json.document, editor.value);
+  } catch { /* your set is invalid: only the applied ids are listed */ }
+  const onlyMine = d.added.map((x) => x.id);
+  const onlyTheirs = d.removed.map((x) => x.id);
+  const changed = d.changed.map((c) => `${c.id}: ${c.fields.map((f) => `${f.field}: applied ${JSON.stringify(f.before)} → yours ${JSON.stringify(f.after)}`).join("; ")}`);
   const section = (title, items) => [el("h4", {}, `${title} (${items.length})`), items.length ? el("ul", {}, items.map((t) => el("li", {}, el("code", {}, t)))) : el("p", {}, "none")];
   box.textContent = "";
   box.append(
@@ -799,8 +798,8 @@ async function compare(box, current) {
     ...section("Only in the applied set", onlyTheirs),
     ...section("Changed", changed),
     el("div", { class: "actions" },
-      el("button", { type: "button", id: "btn-publish-over", class: "primary", onclick: () => publish(res.json.revision) },
-        `Publish mine over revision ${res.json.revision}`)),
+      el("button", { type: "button", id: "btn-publish-over", class: "primary", onclick: () => publish(res.json.stored_revision) },
+        `Publish mine over revision ${res.json.stored_revision}`)),
   );
 }
 
