@@ -6,7 +6,9 @@
 //! the key and publishing again. Each write's line gives the revision to
 //! pass to `rollback`.
 
-use directive_etcd::{Change, HistoryEntry};
+use directive_core::diff::{diff, SetDiff};
+use directive_core::{decode, DirectiveSet, Limits};
+use directive_etcd::{Change, HistoryEntry, Publisher};
 
 use crate::etcd_args::EtcdArgs;
 use crate::publish::{connect_publisher, report_publish_error};
@@ -28,6 +30,10 @@ pub struct Args {
     /// List at most this many entries (1 to 1000).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
+    /// Under each version, what it changed from the version before it (the
+    /// diff of `directivectl diff`); with --json, a `diff` field per entry.
+    #[arg(long)]
+    diff: bool,
     /// Print a JSON array of `{"revision","kind","published_at","directives",
     /// "attribution"?}` (`kind` is `put` or `delete`; `null` when absent or
     /// invalid; `attribution` is `{"author","source","op","message"?,
@@ -43,12 +49,41 @@ pub async fn run(args: Args) -> u8 {
         Err(code) => return code,
     };
     let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
-    let entries = match publisher.history(limit).await {
+    // One more than shown: the version before the oldest one shown is what
+    // that one changed.
+    let listed = if args.diff { limit + 1 } else { limit };
+    let mut entries = match publisher.history(listed).await {
         Ok(entries) => entries,
         Err(e) => return report_publish_error(&e, false),
     };
+    let diffs = if args.diff {
+        match changes(&publisher, &entries).await {
+            Ok(diffs) => diffs,
+            Err(code) => return code,
+        }
+    } else {
+        Vec::new()
+    };
+    entries.truncate(limit);
     if args.json {
-        return print_json(&entries);
+        if !args.diff {
+            return print_json(&entries);
+        }
+        let with_diffs: Vec<serde_json::Value> = entries
+            .iter()
+            .zip(&diffs)
+            .map(|(entry, diff)| {
+                let mut value = serde_json::to_value(entry).unwrap_or_default();
+                if let Some(o) = value.as_object_mut() {
+                    o.insert(
+                        "diff".to_owned(),
+                        serde_json::to_value(diff).unwrap_or_default(),
+                    );
+                }
+                value
+            })
+            .collect();
+        return print_json(&with_diffs);
     }
     if entries.is_empty() {
         eprintln!(
@@ -59,10 +94,40 @@ pub async fn run(args: Args) -> u8 {
     if !entries.is_empty() {
         println!("REVISION\tPUBLISHED_AT\tCONTENT\tBY");
     }
-    for entry in &entries {
+    for (i, entry) in entries.iter().enumerate() {
         println!("{}", human_line(entry));
+        if let Some(diff) = diffs.get(i) {
+            for line in diff.lines() {
+                println!("    {line}");
+            }
+        }
     }
     EXIT_OK
+}
+
+/// For each entry, what it changed from the next (older) one; the oldest
+/// listed one from nothing. A delete is the empty set; a value that does
+/// not decode counts as the empty set too (the fleet applied nothing of it).
+async fn changes(publisher: &Publisher, entries: &[HistoryEntry]) -> Result<Vec<SetDiff>, u8> {
+    let now = directive_etcd::clock::now_ms();
+    let mut sets = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let set = match entry.kind {
+            Change::Delete => DirectiveSet::empty(),
+            Change::Put => {
+                let value = publisher
+                    .version(entry.revision)
+                    .await
+                    .map_err(|e| report_publish_error(&e, false))?;
+                decode(&value, now, &Limits::default()).unwrap_or_else(|_| DirectiveSet::empty())
+            }
+        };
+        sets.push(set);
+    }
+    let empty = DirectiveSet::empty();
+    Ok((0..sets.len())
+        .map(|i| diff(sets.get(i + 1).unwrap_or(&empty), &sets[i]))
+        .collect())
 }
 
 /// `REVISION  PUBLISHED_AT  N directive(s)`, `invalid` or `deleted`.

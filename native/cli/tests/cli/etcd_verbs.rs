@@ -1074,6 +1074,36 @@ async fn diff_and_dry_run_show_the_change_before_it_is_made() {
         "{out:?}"
     );
 
+    // history --diff shows what each version changed from the one before.
+    let out = ctl(
+        &on(&cluster, key, &["history", "--diff", "--limit", "1"]),
+        b"",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("\n    + two-a ") && out.stdout.contains("\n    - one "),
+        "{out:?}"
+    );
+    let out = ctl(
+        &on(
+            &cluster,
+            key,
+            &["history", "--diff", "--json", "--limit", "2"],
+        ),
+        b"",
+    );
+    let entries = json(&out.stdout);
+    assert_eq!(entries.as_array().map(Vec::len), Some(2), "{entries}");
+    assert_eq!(
+        entries[0]["diff"]["added"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(entries[0]["diff"]["removed"][0]["id"], "one");
+    assert_eq!(
+        entries[1]["diff"]["added"][0]["id"], "one",
+        "the first version adds everything"
+    );
+
     // An invalid FILE is an error (2), with its errors.
     let out = ctl(&on(&cluster, key, &["diff", "-"]), INVALID);
     assert_eq!(out.code, 2, "{out:?}");
