@@ -43,11 +43,18 @@ fn main() {
                 request,
                 ..
             } => Native.evaluate(set, *decoded_at_ms, *now_ms, request),
+            CaseKind::Diff {
+                before,
+                after,
+                now_ms,
+                ..
+            } => Native.diff(before.as_deref(), after, *now_ms),
             CaseKind::Reducer { .. } => None,
         };
         if let Some(output) = output {
             let kind = match case.kind {
                 CaseKind::Decode { .. } => "decode",
+                CaseKind::Diff { .. } => "diff",
                 _ => "evaluate",
             };
             cases.push(json!({"name": case.name, "kind": kind, "output": output}));

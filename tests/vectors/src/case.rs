@@ -22,7 +22,7 @@ pub struct Case {
     pub upstream: Option<String>,
 }
 
-/// The three kinds of case.
+/// The kinds of case.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CaseKind {
@@ -53,6 +53,19 @@ pub enum CaseKind {
         /// The request attributes.
         request: Value,
         /// Expected decision with matched ids.
+        expect: Value,
+    },
+    /// What `after` changes from `before` (`directive_core::diff`).
+    Diff {
+        /// The first document; absent: the key is absent.
+        #[serde(default)]
+        before: Option<String>,
+        /// The second document.
+        after: String,
+        /// Decode time of both.
+        now_ms: u64,
+        /// The whole expected diff JSON, or the rejection report's `ok:
+        /// false` subset when `after` does not decode.
         expect: Value,
     },
     /// A reducer scenario.

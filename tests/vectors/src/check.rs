@@ -26,6 +26,15 @@ pub trait Surface {
         request: &Value,
     ) -> Option<String>;
 
+    /// The diff JSON (`{"added","removed","changed","unchanged"}`) of
+    /// `after` from `before` (`None`: absent), both decoded at `now_ms`; the
+    /// rejection report JSON when `after` does not decode. `None` when this
+    /// surface does not diff.
+    fn diff(&self, before: Option<&str>, after: &str, now_ms: u64) -> Option<String> {
+        let _ = (before, after, now_ms);
+        None
+    }
+
     /// Runs a reducer scenario; `Err` describes the first divergence.
     /// `None` when this surface does not host the reducer.
     fn reducer(&self, steps: &[Value]) -> Option<Result<(), String>> {
@@ -111,6 +120,26 @@ pub fn check_case(case: &Case, surface: &dyn Surface) -> Option<Result<(), Strin
             expect,
         } => {
             let got = surface.evaluate(set, *decoded_at_ms, *now_ms, request)?;
+            Some(compare_json(&got, expect))
+        }
+        CaseKind::Diff {
+            before,
+            after,
+            now_ms,
+            expect,
+        } => {
+            let got = surface.diff(before.as_deref(), after, *now_ms)?;
+            if expect.get("ok") == Some(&Value::Bool(false)) {
+                let got: Value = match serde_json::from_str(&got) {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(format!("surface output is not JSON: {e}"))),
+                };
+                return Some(if got["ok"] == Value::Bool(false) {
+                    Ok(())
+                } else {
+                    Err(format!("expected a rejection, got {got}"))
+                });
+            }
             Some(compare_json(&got, expect))
         }
         CaseKind::Reducer { steps } => surface.reducer(steps),

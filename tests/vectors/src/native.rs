@@ -60,6 +60,17 @@ impl Surface for Native {
         )
     }
 
+    fn diff(&self, before: Option<&str>, after: &str, now_ms: u64) -> Option<String> {
+        let after = match decode(after.as_bytes(), now_ms, &Limits::default()) {
+            Ok(set) => set,
+            Err(e) => return Some(directive_core::ValidationReport::rejected(&e).to_json()),
+        };
+        let before = before
+            .and_then(|b| decode(b.as_bytes(), now_ms, &Limits::default()).ok())
+            .unwrap_or_else(directive_core::DirectiveSet::empty);
+        Some(directive_core::diff::diff(&before, &after).to_json())
+    }
+
     fn reducer(&self, steps: &[Value]) -> Option<Result<(), String>> {
         Some(run_scenario(steps))
     }

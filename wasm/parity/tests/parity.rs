@@ -78,6 +78,22 @@ impl Surface for Wasm {
                 .unwrap_or_else(|report| json!({ "harness_error": report }).to_string()),
         )
     }
+
+    fn diff(&self, before: Option<&str>, after: &str, now_ms: u64) -> Option<String> {
+        let before = before.map_or(JsValue::NULL, JsValue::from_str);
+        Some(
+            match directive_wasm::diff(before, JsValue::from_str(after), Some(now_ms as f64)) {
+                Ok(value) => JSON::stringify(&value)
+                    .map(String::from)
+                    .unwrap_or_else(js_error),
+                // An invalid `after`: the error carries the rejection report.
+                Err(e) => Reflect::get(&e, &JsValue::from_str("report"))
+                    .ok()
+                    .and_then(|r| JSON::stringify(&r).ok())
+                    .map_or_else(|| js_error(e), String::from),
+            },
+        )
+    }
 }
 
 fn expected() -> Value {
@@ -97,6 +113,12 @@ fn wasm_output(case: &Case) -> Option<String> {
             request,
             ..
         } => Wasm.evaluate(set, *decoded_at_ms, *now_ms, request),
+        CaseKind::Diff {
+            before,
+            after,
+            now_ms,
+            ..
+        } => Wasm.diff(before.as_deref(), after, *now_ms),
         CaseKind::Reducer { .. } => None,
     }
 }
@@ -115,7 +137,7 @@ fn corpus_outputs_are_byte_identical_to_native() {
             .iter()
             .find(|c| c.name == name)
             .expect("every expected case is in the corpus");
-        let got = wasm_output(case).expect("the wasm surface runs decode and evaluate cases");
+        let got = wasm_output(case).expect("the wasm surface runs decode, evaluate and diff cases");
         if Some(got.as_str()) != want["output"].as_str() {
             differ.push(format!(
                 "{name}:\n  native {}\n  wasm   {got}",
