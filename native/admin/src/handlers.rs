@@ -189,6 +189,7 @@ pub(crate) async fn put_directives(
 /// of `X-Change-Message` (percent-encoded UTF-8) or `message`, and `ui`
 /// when `X-Change-Source: ui` says the admin UI sent it (else `api`).
 fn attribution(
+    state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
     op: Operation,
@@ -222,6 +223,9 @@ fn attribution(
     record
         .check()
         .map_err(|_| ApiError::BadRequest("bad_message"))?;
+    if state.config.require_message && record.message.is_none() {
+        return Err(ApiError::BadRequest("message_required"));
+    }
     Ok(record)
 }
 
@@ -247,7 +251,7 @@ async fn publish(
             return Err(ApiError::Invalid(ValidationReport::rejected(&errors)));
         }
     };
-    let by = attribution(&caller, &headers, Operation::Publish, None, None)?;
+    let by = attribution(&state, &caller, &headers, Operation::Publish, None, None)?;
     let published = backend
         .publish_stamped(&stamped, Some(expected), Some(&by))
         .await?;
@@ -377,6 +381,7 @@ async fn roll_back(
             request.revision,
             request.expect_revision,
             Some(&attribution(
+                &state,
                 &caller,
                 &headers,
                 Operation::Rollback,

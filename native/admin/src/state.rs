@@ -47,6 +47,9 @@ pub struct AdminConfig {
     /// on this listener (false: it is served on a listener of its own,
     /// [`crate::start_metrics`]).
     pub metrics_behind_token: bool,
+    /// Refuse a publish or rollback without a message (400
+    /// `message_required`): every change then says why.
+    pub require_message: bool,
     /// Event streams (`GET /api/events`) open at once; one more is 503.
     /// Streams are never idle, so they do not count as evictable
     /// connections: this is their own cap.
@@ -71,6 +74,7 @@ impl AdminConfig {
             allowed_hosts: None,
             metrics: None,
             metrics_behind_token: true,
+            require_message: false,
         }
     }
 }

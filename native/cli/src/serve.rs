@@ -64,6 +64,10 @@ pub struct Args {
     /// --insecure-listen), instead of behind the token on --listen.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Refuse a publish or rollback that does not say why (400
+    /// `message_required`; the UI's "Why?" field, `X-Change-Message`).
+    #[arg(long)]
+    require_message: bool,
     /// etcd connection (without --endpoints: an in-memory store).
     #[command(flatten)]
     etcd: EtcdArgs,
@@ -110,6 +114,7 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     config.metrics_behind_token = args.metrics_listen.is_none();
+    config.require_message = args.require_message;
     config.ui_dir = args.ui_dir.clone();
     config.cors_origin = args.cors_origin.clone();
     config.allowed_hosts = allowed_hosts(&args.allowed_host, args.listen);

@@ -350,3 +350,37 @@ async fn cors_preflight_allows_the_ui_headers_for_the_one_origin() {
     server.shutdown().await;
     app.close();
 }
+
+/// With `require_message`, a write that does not say why is refused (400)
+/// and nothing is written; with a message it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_may_require_a_reason_for_every_write() {
+    logs();
+    let mut config = config();
+    config.require_message = true;
+    let app = AdminApp::new(config);
+    app.set_backend(Backend::Memory(MemoryBackend::default()));
+    let (server, url) = serve(&app).await;
+    let write = |message: Option<&'static str>| {
+        let mut request = client()
+            .put(format!("{url}/api/directives"))
+            .header(header::AUTHORIZATION, bearer())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::IF_MATCH, "\"0\"")
+            .body(doc("why", "acme"));
+        if let Some(m) = message {
+            request = request.header("x-change-message", m);
+        }
+        request.send()
+    };
+    let refused = write(None).await.expect("answered");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body, json!({"error": "message_required"}));
+    let (_, current) = get_json(&url, "/api/directives").await;
+    assert_eq!(current["revision"], 0, "nothing written");
+    let accepted = write(Some("INC-1")).await.expect("answered");
+    assert_eq!(accepted.status(), StatusCode::OK);
+    server.shutdown().await;
+    app.close();
+}
