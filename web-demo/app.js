@@ -850,6 +850,36 @@ async function refreshHistory() {
   if (!state.history.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No versions.")));
 }
 
+/**
+ * What version `v` changed from the version listed before it (the same diff
+ * as `history --diff`): the previous write's document, or nothing after a
+ * delete or for the oldest version listed.
+ */
+async function showChanges(v) {
+  const list = $("history-preview-changes");
+  list.hidden = true;
+  list.textContent = "";
+  if (!state.wasm || !v.report.ok) return;
+  const i = state.history.findIndex((e) => e.revision === v.revision);
+  const prev = i >= 0 ? state.history[i + 1] : undefined;
+  let before = null;
+  if (prev && prev.kind !== "delete") {
+    const res = await state.api.version(prev.revision);
+    if (res.ok && res.json) before = res.json.document;
+  }
+  if ($("history-preview").dataset.revision !== String(v.revision)) return;
+  const d = state.wasm.diff(before, v.document);
+  const describe = (o) => Object.entries(o).filter(([k]) => k !== "id").map(([k, x]) => `${k}=${x}`).join(", ");
+  list.append(el("li", { class: "count" }, prev ? `Changes from revision ${prev.revision}:` : "Changes from nothing:"));
+  for (const a of d.added) list.append(el("li", { class: "added" }, `+ ${a.id} (${describe(a)})`));
+  for (const r of d.removed) list.append(el("li", { class: "removed" }, `− ${r.id} (${describe(r)})`));
+  for (const c of d.changed) {
+    list.append(el("li", { class: "changed" }, `~ ${c.id}: ${c.fields.map((f) => `${f.field} ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`).join(", ")}`));
+  }
+  if (!d.added.length && !d.removed.length && !d.changed.length) list.append(el("li", {}, "no change (a re-publish restarts every TTL)"));
+  list.hidden = false;
+}
+
 /** Who made a change, from where, and why (blank for a write made around the publisher). */
 function byCell(a) {
   if (!a) return el("td", { class: "by" }, "—");
@@ -911,6 +941,7 @@ async function previewVersion(revision, opener) {
     renderErrorList(errors, report.errors, false);
     errors.hidden = false;
   }
+  showChanges(v).catch(() => { /* best effort: the document is shown anyway */ });
   if (report.ok && v.revision !== state.live.revision) {
     actions.prepend(el("button", {
       type: "button", class: "small", id: "btn-preview-rollback",

@@ -328,6 +328,9 @@ async function main() {
   const version = await api(url, token, "GET", `/api/history/${otherRev}`);
   expect(version.status === 200 && version.json.report.ok, `GET /api/history/${otherRev}: 200, valid`);
   expect((await page.locator("#history-preview-doc").innerText()) === version.json.document, "preview shows the stored document verbatim");
+  await page.locator("#history-preview-changes:not([hidden])").waitFor({ timeout: T });
+  const changes = await page.locator("#history-preview-changes").innerText();
+  expect(changes.includes("+ someone-else") && changes.includes("− e2e-a"), `preview shows what the version changed (${changes.replace(/\n/g, " | ")})`);
   expect(/valid, 1 directive — someone-else/.test(await page.locator("#history-preview-verdict").innerText()), "preview shows the verdict and ids");
   expect(await page.evaluate(() => document.querySelector("#history-preview-doc").tagName === "PRE"), "preview is read-only");
   expect((await page.locator("#live-revision").innerText()) === String(rbRev), "previewing changes nothing");
