@@ -651,6 +651,17 @@ function showResult(kind, children) {
   box.append(...children);
 }
 
+/** The list items of a diff (`wasm.diff`): `+` added, `−` removed, `~` changed with each field. */
+function diffItems(d) {
+  const describe = (o) => Object.entries(o).filter(([k]) => k !== "id").map(([k, v]) => `${k}=${v}`).join(", ");
+  return [
+    ...d.added.map((a) => el("li", { class: "added" }, `+ ${a.id} (${describe(a)})`)),
+    ...d.removed.map((r) => el("li", { class: "removed" }, `− ${r.id} (${describe(r)})`)),
+    ...d.changed.map((c) => el("li", { class: "changed" },
+      `~ ${c.id}: ${c.fields.map((f) => `${f.field} ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`).join(", ")}`)),
+  ];
+}
+
 /**
  * The review before a write: what `afterText` changes from what the fleet
  * applies now, per directive (the same diff as `directivectl diff`, computed
@@ -671,12 +682,7 @@ async function review(title, afterText, confirmLabel) {
   }
   $("review-h").textContent = title;
   list.textContent = "";
-  const describe = (o) => Object.entries(o).filter(([k]) => k !== "id").map(([k, v]) => `${k}=${v}`).join(", ");
-  for (const a of d.added) list.append(el("li", { class: "added" }, `+ ${a.id} (${describe(a)})`));
-  for (const r of d.removed) list.append(el("li", { class: "removed" }, `− ${r.id} (${describe(r)})`));
-  for (const c of d.changed) {
-    list.append(el("li", { class: "changed" }, `~ ${c.id}: ${c.fields.map((f) => `${f.field} ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`).join(", ")}`));
-  }
+  list.append(...diffItems(d));
   const empty = !d.added.length && !d.removed.length && !d.changed.length;
   $("review-summary").textContent = empty
     ? `No change to the ${d.unchanged} directive(s) the fleet applies (every TTL restarts from now).`
@@ -869,13 +875,8 @@ async function showChanges(v) {
   }
   if ($("history-preview").dataset.revision !== String(v.revision)) return;
   const d = state.wasm.diff(before, v.document);
-  const describe = (o) => Object.entries(o).filter(([k]) => k !== "id").map(([k, x]) => `${k}=${x}`).join(", ");
   list.append(el("li", { class: "count" }, prev ? `Changes from revision ${prev.revision}:` : "Changes from nothing:"));
-  for (const a of d.added) list.append(el("li", { class: "added" }, `+ ${a.id} (${describe(a)})`));
-  for (const r of d.removed) list.append(el("li", { class: "removed" }, `− ${r.id} (${describe(r)})`));
-  for (const c of d.changed) {
-    list.append(el("li", { class: "changed" }, `~ ${c.id}: ${c.fields.map((f) => `${f.field} ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`).join(", ")}`));
-  }
+  list.append(...diffItems(d));
   if (!d.added.length && !d.removed.length && !d.changed.length) list.append(el("li", {}, "no change (a re-publish restarts every TTL)"));
   list.hidden = false;
 }
