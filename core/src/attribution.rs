@@ -33,6 +33,17 @@ pub enum Source {
     Ui,
 }
 
+impl Source {
+    /// `cli`, `api` or `ui`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Cli => "cli",
+            Source::Api => "api",
+            Source::Ui => "ui",
+        }
+    }
+}
+
 /// What the change did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +54,17 @@ pub enum Operation {
     Rollback,
     /// The key deleted (everything off).
     Clear,
+}
+
+impl Operation {
+    /// `publish`, `rollback` or `clear`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Publish => "publish",
+            Operation::Rollback => "rollback",
+            Operation::Clear => "clear",
+        }
+    }
 }
 
 /// The record of one change.
@@ -182,5 +204,13 @@ mod tests {
             attribution_key("osproxy/directives"),
             "osproxy/directives/attribution"
         );
+        for source in [Source::Cli, Source::Api, Source::Ui] {
+            let serialized = serde_json::to_string(&source).expect("json");
+            assert_eq!(serialized, format!("\"{}\"", source.as_str()));
+        }
+        for op in [Operation::Publish, Operation::Rollback, Operation::Clear] {
+            let serialized = serde_json::to_string(&op).expect("json");
+            assert_eq!(serialized, format!("\"{}\"", op.as_str()));
+        }
     }
 }

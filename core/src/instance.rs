@@ -400,6 +400,7 @@ mod tests {
             ReportState::Initializing,
             ReportState::Live,
             ReportState::Stale,
+            ReportState::Stopped,
         ] {
             let serialized = serde_json::to_string(&state).expect("json");
             assert_eq!(serialized, format!("\"{}\"", state.as_str()));

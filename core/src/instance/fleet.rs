@@ -110,6 +110,21 @@ pub enum Progress {
     Lost,
 }
 
+impl Progress {
+    /// The name, as serialized: `applied`, `refused`, `stale`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Progress::Applied => "applied",
+            Progress::Refused => "refused",
+            Progress::Stale => "stale",
+            Progress::Initializing => "initializing",
+            Progress::Lagging => "lagging",
+            Progress::Stopped => "stopped",
+            Progress::Lost => "lost",
+        }
+    }
+}
+
 /// An instance that does not (yet) apply the rolled-out revision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Straggler {
@@ -428,6 +443,22 @@ mod tests {
         assert_eq!(fleet.lost.len(), 1);
         assert!(fleet.put_report("a", &report("a", ReportState::Live, 9).encode()));
         assert!(fleet.lost.is_empty());
+    }
+
+    #[test]
+    fn progress_names_are_the_serialized_ones() {
+        for p in [
+            Progress::Applied,
+            Progress::Refused,
+            Progress::Stale,
+            Progress::Initializing,
+            Progress::Lagging,
+            Progress::Stopped,
+            Progress::Lost,
+        ] {
+            let serialized = serde_json::to_string(&p).expect("json");
+            assert_eq!(serialized, format!("\"{}\"", p.as_str()));
+        }
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn line(instance: &ListedInstance, key_revision: i64) -> String {
             return format!("{}\tinvalid report: {invalid}", instance.id)
         }
     };
-    let progress = progress_name(r.progress(key_revision));
+    let progress = r.progress(key_revision).as_str();
     let since = r
         .stale_since_ms
         .or(r.applied_at_ms)
@@ -192,18 +192,6 @@ fn line(instance: &ListedInstance, key_revision: i64) -> String {
         r.state.as_str(),
         r.applied_revision
     )
-}
-
-fn progress_name(progress: Progress) -> &'static str {
-    match progress {
-        Progress::Applied => "applied",
-        Progress::Refused => "refused",
-        Progress::Stale => "stale",
-        Progress::Initializing => "initializing",
-        Progress::Lagging => "lagging",
-        Progress::Stopped => "stopped",
-        Progress::Lost => "lost",
-    }
 }
 
 /// `5 instance(s), 4 at r17 (the key's latest write), 1 stale since ...Z, 1 invalid report(s)`.
@@ -230,7 +218,7 @@ fn summary(fleet: &Fleet, rollout: &Rollout) -> String {
         if behind.is_empty() {
             continue;
         }
-        text += &format!(", {} {}", behind.len(), progress_name(progress));
+        text += &format!(", {} {}", behind.len(), progress.as_str());
         if let Some(first) = behind.iter().filter_map(|s| s.since_ms).min() {
             text += &format!(" since {}", iso8601_utc(first));
         }

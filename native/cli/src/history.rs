@@ -143,18 +143,7 @@ fn human_line(entry: &HistoryEntry) -> String {
     let by = entry.attribution.as_ref().map_or_else(
         || "-".to_owned(),
         |a| {
-            let mut by = format!(
-                "{} ({}, {})",
-                a.author,
-                serde_json::to_value(a.source)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                serde_json::to_value(a.op)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            );
+            let mut by = format!("{} ({}, {})", a.author, a.source.as_str(), a.op.as_str());
             if let Some(r) = a.restored_revision {
                 by += &format!(" of r{r}");
             }
