@@ -115,15 +115,17 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
     assert!(converged, "every instance reaches revision {revision}");
 
     // One scrape shows every instance's store, told apart by `instance`.
-    let metrics = http
-        .get(format!("{url}/metrics"))
-        .header(header::AUTHORIZATION, &auth)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let scrape = || async {
+        http.get(format!("{url}/metrics"))
+            .header(header::AUTHORIZATION, &auth)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    };
+    let metrics = scrape().await;
     for i in 1..=3 {
         let line = format!(
             "directive_store_applied_revision{{key=\"osproxy/directives\",instance=\"instance-{i}\"}} {revision}"
@@ -179,15 +181,7 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         assert_eq!(other.headers()["x-diagnostics"], "Off; ring=0; capture=0");
     }
     // Each proxy counted its two decisions, one of them Off, by instance.
-    let metrics = http
-        .get(format!("{url}/metrics"))
-        .header(header::AUTHORIZATION, &auth)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = scrape().await;
     for i in 1..=3 {
         let instance = format!("instance=\"instance-{i}\"");
         let counts: Vec<(bool, f64)> = metrics

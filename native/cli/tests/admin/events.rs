@@ -10,13 +10,7 @@ async fn sse_delivers_an_etcdctl_put_within_one_second() {
     let app = AdminApp::new(config());
     app.set_backend(etcd_backend(&cluster, key).await);
     let (server, url) = serve(&app).await;
-    let mut response = client()
-        .get(format!("{url}/api/events"))
-        .header(header::AUTHORIZATION, bearer())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .expect("SSE");
+    let mut response = open_events(&url).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()[header::CONTENT_TYPE]
         .to_str()
@@ -77,13 +71,7 @@ async fn fleet_view_follows_the_instances_reports() {
     .await;
     assert!(listed, "both instances listed and current");
 
-    let mut response = client()
-        .get(format!("{url}/api/events"))
-        .header(header::AUTHORIZATION, bearer())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .expect("SSE");
+    let mut response = open_events(&url).await;
     let mut events = SseReader::default();
     assert_eq!(events.next(&mut response).await["event"], "state");
     let initial = events.next(&mut response).await;
@@ -163,6 +151,17 @@ async fn fleet_view_follows_the_instances_reports() {
     a.shutdown().await;
     server.shutdown().await;
     app.close();
+}
+
+/// `GET /api/events` with the token (30 s bound).
+async fn open_events(url: &str) -> reqwest::Response {
+    client()
+        .get(format!("{url}/api/events"))
+        .header(header::AUTHORIZATION, bearer())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("SSE")
 }
 
 /// Splits an SSE body into JSON `data:` payloads.
