@@ -52,7 +52,7 @@ pub use report::{validate, DirectiveReport, ValidationReport};
 pub use request::{Decision, Explanation, Request};
 pub use schema::{schema, SCHEMA_ID};
 pub use set::DirectiveSet;
-pub use stamp::{stamp, Stamped};
+pub use stamp::{stamp, stamp_as, Stamped, WireFormat};
 
 /// The crate version, for `version()` in the CLI and the WASM build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

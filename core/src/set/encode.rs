@@ -17,7 +17,8 @@ use crate::{DiagLevel, Directive, EndpointKind};
 
 #[derive(Serialize)]
 struct WireSet<'a> {
-    published_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_at: Option<u64>,
     directives: Vec<WireDirective<'a>>,
 }
 
@@ -79,9 +80,20 @@ impl DirectiveSet {
         serde_json::to_string_pretty(&self.wire()).unwrap_or_default()
     }
 
+    /// The canonical document without `published_at`, in the upstream's
+    /// format (ADR 0015): its TTLs count from whenever a reader decodes it,
+    /// so the expiries of this set are not carried.
+    pub fn to_upstream_json(&self) -> String {
+        let wire = WireSet {
+            published_at: None,
+            ..self.wire()
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
+    }
+
     fn wire(&self) -> WireSet<'_> {
         WireSet {
-            published_at: self.anchor_ms,
+            published_at: Some(self.anchor_ms),
             directives: self.directives.iter().map(WireDirective::from).collect(),
         }
     }

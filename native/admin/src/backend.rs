@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use directive_core::attribution::Attribution;
-use directive_core::{Origin, Snapshot, Stamped, State, Status};
+use directive_core::{Origin, Snapshot, Stamped, State, Status, WireFormat};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -49,6 +49,16 @@ pub enum DataSource {
 }
 
 impl Backend {
+    /// How publishes through this backend write the document: the etcd
+    /// publisher's configured format; the in-memory key is never read by
+    /// an upstream instance, so it is always stamped.
+    pub fn format(&self) -> WireFormat {
+        match self {
+            Backend::Etcd { publisher, .. } => publisher.options().format(),
+            Backend::Memory(_) => WireFormat::Stamped,
+        }
+    }
+
     /// Which key of which etcd (or the in-memory key).
     pub fn source(&self) -> DataSource {
         match self {

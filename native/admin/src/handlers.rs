@@ -12,7 +12,7 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use directive_core::attribution::{Attribution, Operation, Source};
-use directive_core::{decode, stamp, validate, ValidationReport};
+use directive_core::{decode, stamp_as, validate, ValidationReport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -241,7 +241,7 @@ async fn publish(
     let limits = state.config.limits;
     let document = read_limited(&headers, body, limits.max_bytes).await?;
     // One decode (plus the check of the stamped bytes): the write path.
-    let stamped = match stamp(&document, now_ms(), &limits) {
+    let stamped = match stamp_as(&document, now_ms(), &limits, backend.format()) {
         Ok(stamped) => stamped,
         Err(errors) => {
             tracing::info!(

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use directive_core::diff::{diff, SetDiff};
-use directive_core::{decode, DirectiveSet, Limits};
+use directive_core::{decode, DirectiveSet, Limits, WireFormat};
 use directive_etcd::Publisher;
 
 use crate::etcd_args::EtcdArgs;
@@ -49,7 +49,10 @@ pub async fn against_stored(
     let before = match stored {
         None => DirectiveSet::empty(),
         Some(bytes) => match decode(&bytes, now, &Limits::default()) {
-            Ok(set) => set,
+            Ok(set) => {
+                warn_if_migrating(publisher, key, &set);
+                set
+            }
             Err(e) => {
                 eprintln!(
                     "directivectl: the value {key} holds (revision {revision}) is refused by the \
@@ -61,6 +64,20 @@ pub async fn against_stored(
         },
     };
     Ok((diff(&before, document), revision))
+}
+
+/// The stored value has no `published_at`, so it was written in the
+/// upstream's format (or by hand): upstream instances may still read the
+/// key, and they refuse a stamped publish (ADR 0015). Said, not enforced.
+fn warn_if_migrating(publisher: &Publisher, key: &str, stored: &DirectiveSet) {
+    if !stored.is_stamped() && publisher.options().format() == WireFormat::Stamped {
+        eprintln!(
+            "directivectl: warning: the value {key} holds has no published_at (upstream format); \
+             if osproxy instances still read {key}, they refuse a stamped publish and keep \
+             their last set: publish with --format upstream (or DIRECTIVE_FORMAT=upstream) \
+             until they are gone"
+        );
+    }
 }
 
 /// Runs `diff`.

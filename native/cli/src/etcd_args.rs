@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use directive_core::WireFormat;
 use directive_etcd::{StoreOptions, TlsConfig};
 
 /// Connection flags.
@@ -39,6 +40,11 @@ pub struct EtcdArgs {
     /// Give up connecting after this many milliseconds.
     #[arg(long, default_value_t = 5_000)]
     pub connect_timeout_ms: u64,
+    /// How publishes and rollbacks write the key: `stamped` (with
+    /// `published_at`, fleet-wide expiry) or `upstream` (without it, while
+    /// osproxy instances still read the key; see docs/migrating-from-osproxy.md).
+    #[arg(long, env = "DIRECTIVE_FORMAT", default_value = "stamped")]
+    pub format: WireFormat,
 }
 
 impl EtcdArgs {
@@ -55,7 +61,8 @@ impl EtcdArgs {
         }
         let mut options = StoreOptions::new(endpoints)
             .with_key(self.key.clone())
-            .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms));
+            .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))
+            .with_format(self.format);
         let read = |p: &PathBuf| {
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
         };

@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 
-use directive_core::{decode, validate, DecodeErrors, Limits, ValidationReport};
+use directive_core::{decode, validate, DecodeErrors, Limits, ValidationReport, WireFormat};
 use directive_etcd::{PublishError, Published, Publisher};
 
 use crate::attribution::AttributionArgs;
@@ -259,8 +259,12 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
     let expected = args.expect_revision.or(Some(stored_revision));
     match publisher.publish_by(&bytes, expected, Some(&by)).await {
         Ok(published) => {
+            let format = match args.etcd.format {
+                WireFormat::Stamped => "",
+                WireFormat::Upstream => " in the upstream format (no published_at)",
+            };
             eprintln!(
-                "{source}: published {} directive(s) to {} at revision {}",
+                "{source}: published {} directive(s) to {} at revision {}{format}",
                 report.directives.len(),
                 args.etcd.key,
                 published.revision

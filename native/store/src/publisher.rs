@@ -6,7 +6,9 @@
 //! - is validated with the same decoder the fleet uses, so an invalid set is
 //!   never written (the key's revision does not move);
 //! - is stamped with a fresh `published_at`, so every instance anchors TTLs
-//!   to the same instant (ADR 0001);
+//!   to the same instant (ADR 0001), unless the options ask for the
+//!   upstream's format while upstream instances still read the key
+//!   ([`StoreOptions::with_format`], ADR 0015);
 //! - is an etcd transaction comparing the key's mod revision (or absence), so
 //!   two admins never silently overwrite each other: the loser gets
 //!   [`PublishError::Conflict`] with the revision to re-base on.
@@ -15,7 +17,7 @@
 //! need no extra storage and are bounded by compaction.
 
 use directive_core::attribution::{attribution_key, Attribution};
-use directive_core::{stamp, DecodeErrors, Limits, Stamped};
+use directive_core::{stamp_as, DecodeErrors, Limits, Stamped};
 use std::sync::Arc;
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
@@ -164,8 +166,8 @@ impl Publisher {
         })
     }
 
-    /// Validates `document`, stamps it with `published_at` = now and writes
-    /// it if the key's mod revision is `expected_revision` (`Some(0)`: the key
+    /// Validates `document`, stamps it with `published_at` = now (in the
+    /// options' [`directive_core::WireFormat`]) and writes it if the key's mod revision is `expected_revision` (`Some(0)`: the key
     /// must not exist; `None`: whatever it is right now, read first).
     pub async fn publish(
         &self,
@@ -183,7 +185,7 @@ impl Publisher {
         expected_revision: Option<i64>,
         by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
-        let stamped = stamp(document, now_ms(), &self.limits)?;
+        let stamped = stamp_as(document, now_ms(), &self.limits, self.options.format)?;
         self.publish_stamped_by(&stamped, expected_revision, by)
             .await
     }

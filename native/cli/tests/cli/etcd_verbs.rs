@@ -73,6 +73,44 @@ async fn publish_stamps_writes_and_get_shows_it() {
 }
 
 #[tokio::test]
+async fn publish_in_the_upstream_format_writes_no_stamp_and_a_stamped_publish_then_warns() {
+    let cluster = etcd().await;
+    let key = "cli/upstream-format";
+    let mut client = cluster.client().await.expect("client");
+    let file = sample_path();
+    let mut args = on(&cluster, key, &["publish", &file, "--format", "upstream"]);
+    let out = ctl(&args, b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("in the upstream format (no published_at)"),
+        "{out:?}"
+    );
+    let resp = client.get(key, None).await.expect("etcd get");
+    let stored = json(std::str::from_utf8(resp.kvs()[0].value()).expect("UTF-8"));
+    assert!(stored.get("published_at").is_none(), "{stored}");
+    assert_eq!(stored["directives"].as_array().map(Vec::len), Some(4));
+
+    // Forgetting the format while the key holds an upstream-format value:
+    // written (the flag decides), but said.
+    args.truncate(2);
+    args.extend(on(&cluster, key, &[]));
+    let out = ctl(&args, b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("warning: the value cli/upstream-format holds has no published_at"),
+        "{out:?}"
+    );
+    let resp = client.get(key, None).await.expect("etcd get");
+    let stored = json(std::str::from_utf8(resp.kvs()[0].value()).expect("UTF-8"));
+    assert!(stored["published_at"].is_u64(), "{stored}");
+
+    let out = ctl(&on(&cluster, key, &["publish", &file, "--format", "osproxy"]), b"");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("expected `stamped` or `upstream`"), "{out:?}");
+}
+
+#[tokio::test]
 async fn publish_invalid_exits_1_and_writes_nothing() {
     let cluster = etcd().await;
     let key = "cli/publish-invalid";

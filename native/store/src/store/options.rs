@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use directive_core::{Backoff, ReducerConfig};
+use directive_core::{Backoff, ReducerConfig, WireFormat};
 use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 
 /// The etcd key the directive document lives under, by default.
@@ -56,6 +56,7 @@ pub struct StoreOptions {
     pub(crate) auth: Option<(String, String)>,
     pub(crate) reducer: ReducerConfig,
     pub(crate) instance: Option<super::reporter::InstanceOptions>,
+    pub(crate) format: WireFormat,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -73,6 +74,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
             .field("reducer", &self.reducer)
             .field("instance", &self.instance)
+            .field("format", &self.format)
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +98,22 @@ impl StoreOptions {
             auth: None,
             reducer: ReducerConfig::default(),
             instance: None,
+            format: WireFormat::Stamped,
         }
+    }
+
+    /// How a [`crate::Publisher`] built from these options writes the key:
+    /// [`WireFormat::Stamped`] (the default) for a fleet of this project's
+    /// instances only, [`WireFormat::Upstream`] while upstream (osproxy)
+    /// instances still read the key (ADR 0015). Readers accept both.
+    pub fn with_format(mut self, format: WireFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The format publishes write ([`Self::with_format`]).
+    pub fn format(&self) -> WireFormat {
+        self.format
     }
 
     /// Reports this store's status as instance `id` with `labels` (host,

@@ -1,0 +1,72 @@
+//! The adapter as an osproxy pipeline sees it: an
+//! `Arc<dyn osproxy_observe::DirectiveStore>` whose answers are this
+//! project's, over every evaluate case of the corpus, and a set built once
+//! per applied snapshot, never per request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use directive_core::{decode, Limits};
+use directive_etcd::InMemoryDirectiveStore;
+use directive_osproxy::UpstreamStore;
+use directive_vectors::{load, CaseKind, RequestSpec};
+use osproxy_core::Clock;
+
+use super::{clock_at, our_decision, upstream_decision};
+
+#[test]
+fn a_pipeline_on_the_adapter_decides_as_this_project_over_the_corpus() {
+    let corpus = load().expect("corpus parses");
+    let mut compared = 0;
+    for case in &corpus.cases {
+        let CaseKind::Evaluate {
+            set,
+            decoded_at_ms,
+            now_ms,
+            request,
+            ..
+        } = &case.kind
+        else {
+            continue;
+        };
+        let ours = decode(set.as_bytes(), *decoded_at_ms, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let spec = RequestSpec::from_json(request).expect("corpus request");
+        let store = Arc::new(InMemoryDirectiveStore::new().with_directives(ours.clone()));
+        // The pipeline's clock reads the decode time when the adapter
+        // converts the snapshot, then the request's time.
+        let clock = Arc::new(clock_at(*decoded_at_ms));
+        let adapter = UpstreamStore::from_store(Arc::clone(&store), clock.clone());
+        let pipeline: Arc<dyn osproxy_observe::DirectiveStore> = Arc::new(adapter);
+        let now = *now_ms.max(decoded_at_ms);
+        clock.advance(Duration::from_millis(now - decoded_at_ms));
+        let here = our_decision(&ours, &spec, now);
+        let there = upstream_decision(&pipeline.load(), &spec, clock.now());
+        assert_eq!(here, there, "{}", case.name);
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} evaluate cases");
+}
+
+#[test]
+fn the_upstream_set_is_built_once_per_snapshot() {
+    let store = Arc::new(InMemoryDirectiveStore::new());
+    let clock = Arc::new(clock_at(1_000));
+    let adapter = UpstreamStore::from_store(Arc::clone(&store), clock);
+    let first = osproxy_observe::DirectiveStore::load(&adapter);
+    let again = osproxy_observe::DirectiveStore::load(&adapter);
+    assert!(Arc::ptr_eq(&first, &again), "rebuilt without a change");
+    assert!(first.is_empty());
+
+    let doc = br#"{"directives":[{"id":"a","level":"Shape","ttl_secs":60}]}"#;
+    store.publish(decode(doc, 1_000, &Limits::default()).expect("valid"));
+    let changed = osproxy_observe::DirectiveStore::load(&adapter);
+    assert!(!Arc::ptr_eq(&first, &changed), "the change was not applied");
+    assert_eq!(changed.len(), 1);
+    let applied = directive_etcd::DirectiveStore::load(adapter.clone().store());
+    assert_eq!(applied.revision, adapter.snapshot().revision);
+    assert!(Arc::ptr_eq(
+        &changed,
+        &osproxy_observe::DirectiveStore::load(&adapter)
+    ));
+}
