@@ -49,7 +49,7 @@ fn main() {
                 now_ms,
                 ..
             } => Native.diff(before.as_deref(), after, *now_ms),
-            CaseKind::Reducer { .. } => None,
+            CaseKind::Reducer { .. } | CaseKind::UpstreamCompat { .. } => None,
         };
         if let Some(output) = output {
             let kind = match case.kind {

@@ -21,7 +21,8 @@ use crate::{EXIT_INVALID, EXIT_OK};
 /// Arguments of `get`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  directivectl get --endpoints http://127.0.0.1:2379 --json\n\n\
+    after_help = "Example:\n  directivectl get --endpoints http://127.0.0.1:2379 --json\n  \
+                  directivectl get --endpoints http://127.0.0.1:2379 --upstream-compat\n\n\
                   An absent key is the empty set at revision 0. Exit codes: 0 ok, 1 the stored \
                   value is invalid, 2 connection error."
 )]
@@ -31,6 +32,11 @@ pub struct Args {
     /// Print the validation report plus `"revision"` as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Check the stored value with the upstream's (osproxy 1.0) decoder
+    /// too, as `validate --upstream-compat` does: before moving an osproxy
+    /// fleet over. Exit 0 only when both accept it.
+    #[arg(long)]
+    upstream_compat: bool,
 }
 
 /// The JSON shape of `get --json`: the report's keys, then `revision`.
@@ -53,6 +59,21 @@ pub async fn run(args: Args) -> u8 {
         Err(e) => return report_publish_error(&e, false),
     };
     let now = directive_etcd::clock::now_ms();
+    if args.upstream_compat {
+        return match &value {
+            Some(bytes) => {
+                let source = format!("{}@{revision}", args.etcd.key);
+                crate::validate::upstream_compat(&source, bytes, now, args.json)
+            }
+            None => {
+                eprintln!(
+                    "{}: absent: the upstream and this project both apply no directive",
+                    args.etcd.key
+                );
+                EXIT_OK
+            }
+        };
+    }
     let report = match &value {
         Some(bytes) => validate(bytes, now, &directive_core::Limits::default()),
         // Absent key: every instance applies the empty set.

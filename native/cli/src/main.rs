@@ -73,7 +73,7 @@ struct Cli {
 enum Command {
     /// Check a directive-set document exactly as every instance of the fleet would.
     #[command(
-        after_help = "Example:\n  directivectl validate directives.json --json\n  cat directives.json | directivectl validate -"
+        after_help = "Example:\n  directivectl validate directives.json --json\n  cat directives.json | directivectl validate -\n  directivectl validate directives.json --upstream-compat"
     )]
     Validate(validate::Args),
     /// Show what a directive set decides for one request.

@@ -1,8 +1,10 @@
-//! `directivectl validate`: the validation report for a document.
+//! `directivectl validate`: the validation report for a document, and
+//! with `--upstream-compat` how the upstream (osproxy) reads it too.
 
 use std::path::PathBuf;
 
 use directive_core::{validate, Limits, ValidationReport};
+use directive_osproxy::compat;
 
 use crate::input::{read_document, source_name};
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_OK};
@@ -19,6 +21,11 @@ pub struct Args {
     /// Print the validation report as JSON (the shape every surface shares).
     #[arg(long)]
     json: bool,
+    /// Also decode with the upstream's (osproxy 1.0) decoder: say whether
+    /// each accepts the document and, for every difference, the rule, what
+    /// the upstream does and the fix. Exit 0 only when both accept it.
+    #[arg(long)]
+    upstream_compat: bool,
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -30,6 +37,9 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     let now = args.now_ms.unwrap_or_else(directive_etcd::clock::now_ms);
+    if args.upstream_compat {
+        return upstream_compat(&source_name(&args.file), &bytes, now, args.json);
+    }
     let report = validate(&bytes, now, &Limits::default());
     if args.json {
         println!("{}", report.to_json());
@@ -63,4 +73,53 @@ fn print_human(source: &str, report: &ValidationReport, now: u64) {
         println!("{at}: {path}: {}: {}", e.code, e.message);
     }
     eprintln!("{source}: invalid, {} error(s)", report.errors.len());
+}
+
+/// `validate --upstream-compat` (and `get --upstream-compat` on the
+/// stored value): both verdicts and every difference; exit 0 only when
+/// both accept the document.
+pub fn upstream_compat(source: &str, bytes: &[u8], now: u64, json: bool) -> u8 {
+    let report = compat::check(bytes, now);
+    if json {
+        if crate::print_json(&report) != EXIT_OK {
+            return EXIT_ERROR;
+        }
+    } else {
+        let verdict = |accepts: bool| if accepts { "accepts it" } else { "refuses it" };
+        let why = report
+            .upstream
+            .error
+            .map(|slug| format!(" ({slug})"))
+            .unwrap_or_default();
+        println!(
+            "{source}: the upstream (osproxy 1.0) {}{why}; this project {}{}",
+            verdict(report.upstream.accepts),
+            verdict(report.ours.ok),
+            if report.ours.ok {
+                String::new()
+            } else {
+                format!(" ({} error(s))", report.ours.errors.len())
+            }
+        );
+        for d in &report.differences {
+            println!("  {}: {}", d.path, d.rule);
+            println!("    the upstream {}", d.upstream);
+            println!("    fix: {}", d.fix);
+        }
+        let others: Vec<_> = report
+            .ours
+            .errors
+            .iter()
+            .filter(|e| !compat::STRICTER_RULES.contains(&e.code))
+            .collect();
+        for e in others {
+            let path = if e.path.is_empty() { "/" } else { &e.path };
+            println!("  {path}: {}: {} (refused by both)", e.code, e.message);
+        }
+    }
+    if report.both_accept() {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    }
 }

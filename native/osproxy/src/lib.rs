@@ -32,9 +32,14 @@
 //! `Arc`). Expiries are absolute here (ADR 0001) and instants there; the
 //! conversion reads the pipeline's own clock once, so the upstream's
 //! `now < expires_at` gives the answer this project's decoder gives.
+//!
+//! [`compat::check`] says, for a document, whether the upstream and this
+//! project accept it and explains every difference (`directivectl validate
+//! --upstream-compat`).
 
 #![forbid(unsafe_code)]
 
+pub mod compat;
 mod convert;
 mod store;
 

@@ -22,18 +22,26 @@ pub struct Case {
     pub upstream: Option<String>,
 }
 
+/// A case's document: text, or hex bytes for input that is not UTF-8.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Document {
+    /// The document as text.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// The document as hex bytes (for non-UTF-8 input).
+    #[serde(default)]
+    pub input_hex: Option<String>,
+}
+
 /// The kinds of case.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CaseKind {
     /// Decode a document and compare the report.
     Decode {
-        /// The document as text.
-        #[serde(default)]
-        input: Option<String>,
-        /// The document as hex bytes (for non-UTF-8 input).
-        #[serde(default)]
-        input_hex: Option<String>,
+        /// The document.
+        #[serde(flatten)]
+        document: Document,
         /// Decode time.
         now_ms: u64,
         /// Partial override of the default limits.
@@ -68,6 +76,21 @@ pub enum CaseKind {
         /// false` subset when `after` does not decode.
         expect: Value,
     },
+    /// How the upstream's decoder and ours read a document
+    /// (`directivectl validate --upstream-compat`).
+    UpstreamCompat {
+        /// The document.
+        #[serde(flatten)]
+        document: Document,
+        /// Decode time.
+        now_ms: u64,
+        /// Partial override of the default limits.
+        #[serde(default)]
+        limits: Option<Value>,
+        /// `upstream` (exactly), `ours.ok`, and the `differences` as
+        /// `{rule, path}` (see docs/vectors.md).
+        expect: Value,
+    },
     /// A reducer scenario.
     Reducer {
         /// Steps, each an event at a time with expectations.
@@ -76,16 +99,16 @@ pub enum CaseKind {
 }
 
 impl Case {
-    /// The document bytes of a decode case.
+    /// The document bytes of a decode or upstream-compat case.
     pub fn input_bytes(&self) -> Option<Vec<u8>> {
         match &self.kind {
-            CaseKind::Decode {
-                input, input_hex, ..
-            } => match (input, input_hex) {
-                (Some(text), _) => Some(text.as_bytes().to_vec()),
-                (None, Some(hex)) => decode_hex(hex),
-                (None, None) => None,
-            },
+            CaseKind::Decode { document, .. } | CaseKind::UpstreamCompat { document, .. } => {
+                match (&document.input, &document.input_hex) {
+                    (Some(text), _) => Some(text.as_bytes().to_vec()),
+                    (None, Some(hex)) => decode_hex(hex),
+                    (None, None) => None,
+                }
+            }
             _ => None,
         }
     }

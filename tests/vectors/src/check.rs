@@ -35,6 +35,14 @@ pub trait Surface {
         None
     }
 
+    /// The upstream-compat report JSON (`{"upstream","ours","differences"}`)
+    /// for `input` at `now_ms` with `limits`. `None` when this surface has
+    /// no upstream decoder (or cannot apply the limits).
+    fn upstream_compat(&self, input: &[u8], now_ms: u64, limits: Option<&Value>) -> Option<String> {
+        let _ = (input, now_ms, limits);
+        None
+    }
+
     /// Runs a reducer scenario; `Err` describes the first divergence.
     /// `None` when this surface does not host the reducer.
     fn reducer(&self, steps: &[Value]) -> Option<Result<(), String>> {
@@ -106,8 +114,9 @@ pub fn check_case(case: &Case, surface: &dyn Surface) -> Option<Result<(), Strin
             expect,
             ..
         } => {
-            let Some(input) = case.input_bytes() else {
-                return Some(Err("case has neither input nor valid input_hex".into()));
+            let input = match input_of(case) {
+                Ok(input) => input,
+                Err(e) => return Some(Err(e)),
             };
             let report = surface.validate(&input, *now_ms, limits.as_ref())?;
             Some(compare_report(&input, &report, expect))
@@ -142,8 +151,74 @@ pub fn check_case(case: &Case, surface: &dyn Surface) -> Option<Result<(), Strin
             }
             Some(compare_json(&got, expect))
         }
+        CaseKind::UpstreamCompat {
+            now_ms,
+            limits,
+            expect,
+            ..
+        } => {
+            let input = match input_of(case) {
+                Ok(input) => input,
+                Err(e) => return Some(Err(e)),
+            };
+            let got = surface.upstream_compat(&input, *now_ms, limits.as_ref())?;
+            Some(compare_compat(&got, expect))
+        }
         CaseKind::Reducer { steps } => surface.reducer(steps),
     }
+}
+
+fn input_of(case: &Case) -> Result<Vec<u8>, String> {
+    case.input_bytes()
+        .ok_or_else(|| "case has neither input nor valid input_hex".to_owned())
+}
+
+/// The upstream's verdict exactly, our `ok`, and the differences as
+/// `(rule, path)` in order, each with its explanation and fix written.
+fn compare_compat(got: &str, expect: &Value) -> Result<(), String> {
+    let got: Value =
+        serde_json::from_str(got).map_err(|e| format!("surface output is not JSON: {e}"))?;
+    if got["upstream"] != expect["upstream"] {
+        return Err(format!(
+            "upstream: expected {}, got {}",
+            expect["upstream"], got["upstream"]
+        ));
+    }
+    if got["ours"]["ok"] != expect["ours"]["ok"] {
+        return Err(format!(
+            "ours: expected {}, got {}",
+            expect["ours"], got["ours"]
+        ));
+    }
+    let pairs = |v: &Value| -> Vec<(String, String)> {
+        v.as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|d| {
+                        (
+                            d["rule"].as_str().unwrap_or("?").to_owned(),
+                            d["path"].as_str().unwrap_or("?").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (want, have) = (pairs(&expect["differences"]), pairs(&got["differences"]));
+    if want != have {
+        return Err(format!("differences: expected {want:?}, got {have:?}"));
+    }
+    let explained = got["differences"].as_array().is_some_and(|list| {
+        list.iter().all(|d| {
+            ["upstream", "fix"]
+                .iter()
+                .all(|k| d[*k].as_str().is_some_and(|t| !t.is_empty()))
+        })
+    });
+    if !explained && !have.is_empty() {
+        return Err("a difference lacks its explanation or fix".into());
+    }
+    Ok(())
 }
 
 fn compare_json(got: &str, expect: &Value) -> Result<(), String> {

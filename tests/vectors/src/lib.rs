@@ -16,9 +16,9 @@ pub mod generate;
 mod native;
 mod request;
 
-pub use case::{load, Case, CaseKind, Corpus};
+pub use case::{load, Case, CaseKind, Corpus, Document};
 pub use check::{check_case, run_all, Failure, Summary, Surface};
-pub use native::Native;
+pub use native::{limits_from, Native};
 pub use request::RequestSpec;
 
 include!(concat!(env!("OUT_DIR"), "/corpus.rs"));

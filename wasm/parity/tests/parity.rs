@@ -119,7 +119,7 @@ fn wasm_output(case: &Case) -> Option<String> {
             now_ms,
             ..
         } => Wasm.diff(before.as_deref(), after, *now_ms),
-        CaseKind::Reducer { .. } => None,
+        CaseKind::Reducer { .. } | CaseKind::UpstreamCompat { .. } => None,
     }
 }
 
@@ -149,7 +149,12 @@ fn corpus_outputs_are_byte_identical_to_native() {
     let decode_and_evaluate = corpus
         .cases
         .iter()
-        .filter(|c| !matches!(c.kind, CaseKind::Reducer { .. }))
+        .filter(|c| {
+            !matches!(
+                c.kind,
+                CaseKind::Reducer { .. } | CaseKind::UpstreamCompat { .. }
+            )
+        })
         .count();
     assert_eq!(compared, decode_and_evaluate, "every case was compared");
     assert!(
@@ -165,13 +170,21 @@ fn corpus_outputs_are_byte_identical_to_native() {
 fn corpus_expectations_hold_through_the_wasm_api() {
     let corpus = load().expect("corpus parses");
     let summary = run_all(&corpus, &Wasm);
-    let reducer = corpus
+    let skipped = corpus
         .cases
         .iter()
-        .filter(|c| matches!(c.kind, CaseKind::Reducer { .. }))
+        .filter(|c| {
+            matches!(
+                c.kind,
+                CaseKind::Reducer { .. } | CaseKind::UpstreamCompat { .. }
+            )
+        })
         .count();
     assert!(summary.failures.is_empty(), "{summary}");
-    assert_eq!(summary.skipped, reducer, "only reducer cases are skipped");
+    assert_eq!(
+        summary.skipped, skipped,
+        "only reducer and upstream-compat cases are skipped"
+    );
     wasm_bindgen_test::console_log!("wasm surface: {summary}");
 }
 
@@ -179,8 +192,13 @@ fn corpus_expectations_hold_through_the_wasm_api() {
 fn corpus_holds_for_core_compiled_to_wasm_reducer_included() {
     let corpus = load().expect("corpus parses");
     let summary = run_all(&corpus, &Native);
+    let upstream_compat = corpus
+        .cases
+        .iter()
+        .filter(|c| matches!(c.kind, CaseKind::UpstreamCompat { .. }))
+        .count();
     assert!(summary.failures.is_empty(), "{summary}");
-    assert_eq!(summary.skipped, 0, "{summary}");
+    assert_eq!(summary.skipped, upstream_compat, "{summary}");
     wasm_bindgen_test::console_log!("core in wasm: {summary}");
 }
 

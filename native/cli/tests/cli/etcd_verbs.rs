@@ -98,16 +98,23 @@ async fn publish_in_the_upstream_format_writes_no_stamp_and_a_stamped_publish_th
     let out = ctl(&args, b"");
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stderr.contains("warning: the value cli/upstream-format holds has no published_at"),
+        out.stderr
+            .contains("warning: the value cli/upstream-format holds has no published_at"),
         "{out:?}"
     );
     let resp = client.get(key, None).await.expect("etcd get");
     let stored = json(std::str::from_utf8(resp.kvs()[0].value()).expect("UTF-8"));
     assert!(stored["published_at"].is_u64(), "{stored}");
 
-    let out = ctl(&on(&cluster, key, &["publish", &file, "--format", "osproxy"]), b"");
+    let out = ctl(
+        &on(&cluster, key, &["publish", &file, "--format", "osproxy"]),
+        b"",
+    );
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("expected `stamped` or `upstream`"), "{out:?}");
+    assert!(
+        out.stderr.contains("expected `stamped` or `upstream`"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]

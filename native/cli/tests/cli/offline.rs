@@ -68,6 +68,31 @@ impl Surface for Cli {
         assert_eq!(code, 0);
         Some(stdout)
     }
+
+    fn upstream_compat(&self, input: &[u8], now_ms: u64, limits: Option<&Value>) -> Option<String> {
+        if limits.is_some() {
+            return None;
+        }
+        let now = now_ms.to_string();
+        let args = [
+            "validate",
+            "-",
+            "--upstream-compat",
+            "--json",
+            "--now-ms",
+            &now,
+        ];
+        let (code, stdout, _) = run(&args, input);
+        let report: Value = serde_json::from_str(&stdout).ok()?;
+        let both = report["upstream"]["accepts"] == Value::Bool(true)
+            && report["ours"]["ok"] == Value::Bool(true);
+        assert_eq!(
+            code,
+            if both { 0 } else { 1 },
+            "exit 0 only when both accept"
+        );
+        Some(stdout)
+    }
 }
 
 #[test]

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use directive_core::{decode, Limits};
 use directive_etcd::InMemoryDirectiveStore;
+use directive_osproxy::compat;
 use directive_osproxy::UpstreamStore;
-use directive_vectors::{load, CaseKind, RequestSpec};
+use directive_vectors::{limits_from, load, run_all, CaseKind, RequestSpec, Surface};
 use osproxy_core::Clock;
+use serde_json::Value;
 
 use super::{clock_at, our_decision, upstream_decision};
 
@@ -69,4 +71,53 @@ fn the_upstream_set_is_built_once_per_snapshot() {
         &changed,
         &osproxy_observe::DirectiveStore::load(&adapter)
     ));
+}
+
+/// The library's side of `validate --upstream-compat`, for the corpus.
+struct Compat;
+
+impl Surface for Compat {
+    fn name(&self) -> &str {
+        "directive-osproxy compat"
+    }
+
+    fn validate(&self, _: &[u8], _: u64, _: Option<&Value>) -> Option<String> {
+        None
+    }
+
+    fn evaluate(&self, _: &str, _: u64, _: u64, _: &Value) -> Option<String> {
+        None
+    }
+
+    fn upstream_compat(&self, input: &[u8], now_ms: u64, limits: Option<&Value>) -> Option<String> {
+        let limits = limits_from(limits).expect("corpus limits");
+        serde_json::to_string(&compat::check_with(input, now_ms, &limits)).ok()
+    }
+}
+
+#[test]
+fn upstream_compat_vectors_hold_for_the_library() {
+    let corpus = load().expect("corpus parses");
+    let summary = run_all(&corpus, &Compat);
+    assert!(summary.failures.is_empty(), "{summary}");
+    let rules: Vec<String> = corpus
+        .cases
+        .iter()
+        .filter_map(|c| match &c.kind {
+            CaseKind::UpstreamCompat { expect, .. } => Some(expect),
+            _ => None,
+        })
+        .flat_map(|e| e["differences"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d["rule"].as_str().map(str::to_owned))
+        .collect();
+    assert!(summary.passed >= 17, "{summary}");
+    for rule in compat::STRICTER_RULES {
+        if *rule != directive_core::ErrorCode::TooManyErrors {
+            assert!(
+                rules.iter().any(|r| r == rule.as_str()),
+                "no vector for {rule}"
+            );
+        }
+    }
+    assert!(rules.iter().any(|r| r == "published_at"));
 }

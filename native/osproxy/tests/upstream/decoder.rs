@@ -12,32 +12,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use directive_core::{decode, DirectiveSet, Limits};
+use directive_core::{decode, DirectiveSet, ErrorCode, Limits};
+use directive_osproxy::compat::STRICTER_RULES;
 use directive_vectors::generate::{self, Rng};
 use directive_vectors::{load, CaseKind};
 use osproxy_core::{Clock, ManualClock};
 
 use super::{our_decision, requests_for, times_around_expiries, upstream_decision};
-
-/// The rules where we are stricter than the upstream on purpose (README,
-/// "The wire format"; migration guide): a document the upstream applies
-/// may be refused by us for these, and only these.
-const STRICTER: &[&str] = &[
-    "bad_target",
-    "empty_target",
-    "target_too_long",
-    "bad_flag",
-    "empty_id",
-    "id_too_long",
-    "duplicate_id",
-    "ttl_too_long",
-    "too_many_directives",
-    "input_too_large",
-    "duplicate_key",
-    "invalid_utf8",
-    "byte_order_mark",
-    "too_many_errors",
-];
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -72,11 +53,11 @@ impl Tally {
             }
             (Err(_), Err(_)) => self.both_refuse += 1,
             (Err(errors), Ok(_)) => {
-                let codes: Vec<&str> = errors.errors.iter().map(|e| e.code.as_str()).collect();
-                match codes.iter().find(|c| !STRICTER.contains(c)) {
+                let codes: Vec<ErrorCode> = errors.errors.iter().map(|e| e.code).collect();
+                match codes.iter().find(|c| !STRICTER_RULES.contains(c)) {
                     None => {
                         for code in codes {
-                            *self.stricter.entry(code.to_owned()).or_default() += 1;
+                            *self.stricter.entry(code.as_str().to_owned()).or_default() += 1;
                         }
                     }
                     Some(other) => self.disagreements.push(format!(
@@ -140,7 +121,9 @@ fn the_upstream_accepts_what_we_accept_and_we_refuse_only_by_stricter_rules() {
     let mut requests = Rng(0x5eed_1016);
     let corpus = load().expect("corpus parses");
     for case in &corpus.cases {
-        if let CaseKind::Decode { now_ms, .. } = &case.kind {
+        if let CaseKind::Decode { now_ms, .. } | CaseKind::UpstreamCompat { now_ms, .. } =
+            &case.kind
+        {
             if let Some(input) = case.input_bytes() {
                 tally.check(&case.name, &input, *now_ms, &mut requests);
             }
