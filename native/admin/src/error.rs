@@ -136,6 +136,8 @@ impl From<directive_etcd::PublishError> for ApiError {
             P::Compacted { revision } => ApiError::Compacted { revision },
             P::Etcd(detail) => ApiError::Etcd(detail),
             P::Attribution(_) => ApiError::BadRequest("bad_message"),
+            P::Unchanged { .. } => ApiError::BadRequest("unchanged_upstream_document"),
+            P::WrongFormat(_) => ApiError::BadRequest("wrong_format"),
         }
     }
 }

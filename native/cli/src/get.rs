@@ -60,19 +60,15 @@ pub async fn run(args: Args) -> u8 {
     };
     let now = directive_etcd::clock::now_ms();
     if args.upstream_compat {
-        return match &value {
-            Some(bytes) => {
-                let source = format!("{}@{revision}", args.etcd.key);
-                crate::validate::upstream_compat(&source, bytes, now, args.json)
-            }
-            None => {
-                eprintln!(
-                    "{}: absent: the upstream and this project both apply no directive",
-                    args.etcd.key
-                );
-                EXIT_OK
-            }
-        };
+        // An absent key: both apply no directive, as for the empty set.
+        let bytes = value.as_deref().unwrap_or(br#"{"directives":[]}"#);
+        let source = format!("{}@{revision}", args.etcd.key);
+        return crate::validate::upstream_compat(
+            &source,
+            bytes,
+            now,
+            args.json.then_some(Some(revision)),
+        );
     }
     let report = match &value {
         Some(bytes) => validate(bytes, now, &directive_core::Limits::default()),

@@ -134,6 +134,10 @@ pub fn report_publish_error(e: &PublishError, json: bool) -> u8 {
             eprintln!("directivectl: {e}");
             EXIT_ERROR
         }
+        PublishError::Unchanged { .. } | PublishError::WrongFormat(_) => {
+            eprintln!("directivectl: {e}");
+            EXIT_INVALID
+        }
         PublishError::Conflict { current_revision } => {
             if json {
                 println!("{}", Conflict::json(*current_revision));
@@ -344,7 +348,11 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
             EXIT_INVALID
         }
         Err(e @ PublishError::Conflict { .. }) => report_publish_error(&e, args.json),
-        Err(e @ PublishError::NotFound { .. }) => {
+        Err(
+            e @ (PublishError::NotFound { .. }
+            | PublishError::Unchanged { .. }
+            | PublishError::WrongFormat(_)),
+        ) => {
             eprintln!("directivectl: cannot roll back: {e}");
             EXIT_INVALID
         }

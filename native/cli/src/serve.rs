@@ -13,7 +13,7 @@ use directive_admin::{
     self as admin, AdminApp, AdminConfig, AdminToken, Backend, ListenOptions, MemoryBackend,
     TlsFiles,
 };
-use directive_core::State;
+use directive_core::{State, WireFormat};
 use directive_etcd::{EtcdDirectiveStore, Publisher, StoreOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -125,6 +125,13 @@ pub async fn run(args: Args) -> u8 {
             "directivectl serve: no --endpoints given: using an IN-MEMORY store \
              (not shared with any fleet, lost on exit)"
         );
+        if args.etcd.format != WireFormat::Stamped {
+            eprintln!(
+                "directivectl serve: --format {} ignored: the in-memory store is read by no \
+                 osproxy instance",
+                args.etcd.format.as_str()
+            );
+        }
         app.set_backend(Backend::Memory(MemoryBackend::default()));
     } else {
         let options = match args.etcd.options() {
@@ -135,9 +142,10 @@ pub async fn run(args: Args) -> u8 {
             }
         };
         eprintln!(
-            "directivectl serve: backend: etcd {} key '{}'",
+            "directivectl serve: backend: etcd {} key '{}', publishing in the {} format",
             options.endpoints().join(","),
-            options.key()
+            options.key(),
+            options.format().as_str()
         );
         tokio::spawn(connect_until_ready(app.clone(), options, cancel.clone()));
     }

@@ -38,7 +38,8 @@ pub fn run(args: &Args) -> u8 {
     };
     let now = args.now_ms.unwrap_or_else(directive_etcd::clock::now_ms);
     if args.upstream_compat {
-        return upstream_compat(&source_name(&args.file), &bytes, now, args.json);
+        let json = args.json.then_some(None);
+        return upstream_compat(&source_name(&args.file), &bytes, now, json);
     }
     let report = validate(&bytes, now, &Limits::default());
     if args.json {
@@ -77,11 +78,23 @@ fn print_human(source: &str, report: &ValidationReport, now: u64) {
 
 /// `validate --upstream-compat` (and `get --upstream-compat` on the
 /// stored value): both verdicts and every difference; exit 0 only when
-/// both accept the document.
-pub fn upstream_compat(source: &str, bytes: &[u8], now: u64, json: bool) -> u8 {
+/// both accept the document. `json`: print the report as JSON, with the
+/// key's `revision` when one is given (`get`).
+pub fn upstream_compat(source: &str, bytes: &[u8], now: u64, json: Option<Option<i64>>) -> u8 {
     let report = compat::check(bytes, now);
-    if json {
-        if crate::print_json(&report) != EXIT_OK {
+    if let Some(revision) = json {
+        #[derive(serde::Serialize)]
+        struct WithRevision<'a> {
+            #[serde(flatten)]
+            report: &'a compat::CompatReport,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            revision: Option<i64>,
+        }
+        let printed = crate::print_json(&WithRevision {
+            report: &report,
+            revision,
+        });
+        if printed != EXIT_OK {
             return EXIT_ERROR;
         }
     } else {

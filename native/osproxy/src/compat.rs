@@ -15,6 +15,8 @@ use serde::Serialize;
 
 /// The rules this project enforces and the upstream does not: a document
 /// the upstream applies may be refused here for these, and only these.
+/// (`invalid_utf8` and `byte_order_mark` are not among them: the upstream's
+/// JSON parser refuses such documents too.)
 pub const STRICTER_RULES: &[ErrorCode] = &[
     ErrorCode::BadTarget,
     ErrorCode::EmptyTarget,
@@ -27,8 +29,6 @@ pub const STRICTER_RULES: &[ErrorCode] = &[
     ErrorCode::TooManyDirectives,
     ErrorCode::InputTooLarge,
     ErrorCode::DuplicateKey,
-    ErrorCode::InvalidUtf8,
-    ErrorCode::ByteOrderMark,
     ErrorCode::TooManyErrors,
 ];
 
@@ -93,13 +93,17 @@ pub fn check_with(document: &[u8], now_ms: u64, limits: &Limits) -> CompatReport
             error: Some(slug),
         },
     };
+    let stamp = carries_stamp(document);
+    // A stricter rule is a difference only where the upstream would apply
+    // the document: as it is, or once its stamp is left out.
+    let upstream_applies = upstream.accepts || (stamp && accepted_without_stamp(document));
     let mut differences: Vec<Difference> = ours
         .errors
         .iter()
-        .filter(|e| STRICTER_RULES.contains(&e.code))
+        .filter(|e| upstream_applies && STRICTER_RULES.contains(&e.code))
         .map(|e| explain(e.code, &e.path, limits))
         .collect();
-    if carries_stamp(document) {
+    if stamp {
         differences.insert(0, stamp_difference());
     }
     CompatReport {
@@ -113,6 +117,19 @@ fn carries_stamp(document: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(document)
         .ok()
         .is_some_and(|v| v.get("published_at").is_some())
+}
+
+/// Whether the upstream accepts `document` once `published_at` is removed
+/// (what publishing it in the upstream format writes).
+fn accepted_without_stamp(document: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(mut top)) = serde_json::from_slice(document) else {
+        return false;
+    };
+    top.remove("published_at");
+    let Ok(bytes) = serde_json::to_vec(&top) else {
+        return false;
+    };
+    osproxy_observe::decode_directive_set(&bytes, &osproxy_core::ManualClock::new()).is_ok()
 }
 
 fn stamp_difference() -> Difference {
@@ -184,7 +201,7 @@ fn explain(code: ErrorCode, path: &str, limits: &Limits) -> Difference {
             ),
         ),
         ErrorCode::InputTooLarge => (
-            "accepts any size its admin endpoint's body cap (8 MiB) lets through".into(),
+            "accepts a document of any size".into(),
             format!(
                 "at most {} bytes: remove directives",
                 limits.max_bytes
@@ -193,14 +210,6 @@ fn explain(code: ErrorCode, path: &str, limits: &Limits) -> Difference {
         ErrorCode::DuplicateKey => (
             "uses the last occurrence of a key written twice".into(),
             "keep only the occurrence you mean (the upstream applied the last one)".into(),
-        ),
-        ErrorCode::InvalidUtf8 => (
-            "refuses it too (its JSON parser reports invalid_json)".into(),
-            "re-encode the document as UTF-8".into(),
-        ),
-        ErrorCode::ByteOrderMark => (
-            "refuses it too (its JSON parser reports invalid_json)".into(),
-            "save the document without a byte order mark".into(),
         ),
         _ => (
             "reports only its first error".into(),
@@ -233,6 +242,22 @@ mod tests {
         );
         assert!(d.upstream.contains("every tenant"), "{d:?}");
         assert!(d.fix.contains("remove `tenant`"), "{d:?}");
+    }
+
+    #[test]
+    fn a_rule_is_not_a_difference_where_the_upstream_refuses_the_document_anyway() {
+        let doc = br#"{"directives":[{"id":"a","level":"Loud","ttl_secs":60,"tenant":null}]}"#;
+        let report = check(doc, 1_000);
+        assert_eq!(report.upstream.error, Some("unknown_level"));
+        assert!(report.differences.is_empty(), "{:?}", report.differences);
+        // With a stamp, what matters is the document without it.
+        let doc = br#"{"published_at":1,"directives":[{"id":"a","level":"Shape","ttl_secs":60,"tenant":null}]}"#;
+        let rules: Vec<&str> = check(doc, 1_000)
+            .differences
+            .iter()
+            .map(|d| d.rule)
+            .collect();
+        assert_eq!(rules, ["published_at", "bad_target"]);
     }
 
     #[test]

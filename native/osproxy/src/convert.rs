@@ -28,10 +28,11 @@ pub struct Converted {
 }
 
 /// `set` as the upstream's `DirectiveSet`, for a pipeline whose clock reads
-/// `now` (its monotonic instant) at the wall-clock time `now_ms` (unix
-/// milliseconds): a directive expiring at `expires_at_ms` expires at
-/// `now + (expires_at_ms - now_ms)` there.
-pub fn to_upstream(set: &DirectiveSet, now_ms: u64, now: Instant) -> Converted {
+/// `now` (its monotonic instant) at the wall-clock time `now_ns` (unix
+/// nanoseconds, the clock `set`'s expiries are on): a directive expiring
+/// at `expires_at_ms` expires at `now + (expires_at_ms - now_ns)` there, so
+/// both answer "expired" from the same instant on.
+pub fn to_upstream(set: &DirectiveSet, now_ns: u128, now: Instant) -> Converted {
     let mut converted = Converted {
         set: osproxy_observe::DirectiveSet::new(),
         expired: 0,
@@ -39,11 +40,13 @@ pub fn to_upstream(set: &DirectiveSet, now_ms: u64, now: Instant) -> Converted {
     };
     let mut directives = Vec::with_capacity(set.len());
     for directive in set.directives() {
-        if directive.expires_at_ms <= now_ms {
+        let expires_ns = u128::from(directive.expires_at_ms) * 1_000_000;
+        if expires_ns <= now_ns {
             converted.expired += 1;
             continue;
         }
-        match translate(directive, now_ms, now) {
+        let remaining = u64::try_from(expires_ns - now_ns).unwrap_or(u64::MAX);
+        match translate(directive, Duration::from_nanos(remaining), now) {
             Some(d) => directives.push(d),
             None => converted.untranslatable += 1,
         }
@@ -52,7 +55,7 @@ pub fn to_upstream(set: &DirectiveSet, now_ms: u64, now: Instant) -> Converted {
     converted
 }
 
-fn translate(d: &Directive, now_ms: u64, now: Instant) -> Option<DiagnosticsDirective> {
+fn translate(d: &Directive, remaining: Duration, now: Instant) -> Option<DiagnosticsDirective> {
     let mut target = DirectiveMatch::all();
     if let Some(tenant) = &d.target.tenant {
         target = target.for_tenant(PartitionId::from(tenant.clone()));
@@ -66,7 +69,6 @@ fn translate(d: &Directive, now_ms: u64, now: Instant) -> Option<DiagnosticsDire
     if let Some(endpoint) = d.target.endpoint {
         target = target.for_endpoint(EndpointKind::from_name(endpoint.as_str())?);
     }
-    let remaining = Duration::from_millis(d.expires_at_ms.saturating_sub(now_ms));
     Some(DiagnosticsDirective {
         id: d.id.clone(),
         match_: target,
@@ -97,7 +99,7 @@ mod tests {
         }
         let doc = format!(r#"{{"directives":[{}]}}"#, directives.join(","));
         let set = decode(doc.as_bytes(), 1_000, &Limits::default()).expect("valid");
-        let converted = to_upstream(&set, 1_000, ManualClock::new().now());
+        let converted = to_upstream(&set, 1_000_000_000, ManualClock::new().now());
         assert_eq!(converted.untranslatable, 0);
         assert_eq!(converted.set.len(), 48);
     }
@@ -108,7 +110,43 @@ mod tests {
             {"id":"old","level":"Shape","ttl_secs":1},
             {"id":"new","level":"Shape","ttl_secs":60}]}"#;
         let set = decode(doc, 1_000, &Limits::default()).expect("valid");
-        let converted = to_upstream(&set, 1_000, ManualClock::new().now());
+        let converted = to_upstream(&set, 1_000_000_000, ManualClock::new().now());
         assert_eq!((converted.expired, converted.set.len()), (1, 1));
+    }
+
+    #[test]
+    fn expiry_lands_on_the_same_instant_on_a_clock_with_another_epoch() {
+        use osproxy_core::{EndpointKind as Kind, PrincipalId, RequestId};
+        use osproxy_observe::{DiagLevel as Level, RequestAttrs};
+        use std::time::Duration;
+
+        // Expires at 61 s (unix); converted at 1.000123456 s, on a pipeline
+        // clock whose monotonic reading is then 777,777 ns.
+        let doc =
+            br#"{"published_at":1000,"directives":[{"id":"a","level":"Shape","ttl_secs":60}]}"#;
+        let set = decode(doc, 1_000, &Limits::default()).expect("valid");
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_nanos(777_777));
+        let converted_at: u128 = 1_000_123_456;
+        let upstream = to_upstream(&set, converted_at, clock.now()).set;
+        let principal = PrincipalId::from(String::new());
+        let attrs = RequestAttrs {
+            tenant: None,
+            index: "",
+            principal: &principal,
+            endpoint: Kind::Search,
+        };
+        let id = RequestId::from("r".to_owned());
+        let level_at = |wall_ns: u128| {
+            let since = u64::try_from(wall_ns - converted_at).expect("fits");
+            let at = clock.now().saturating_add(Duration::from_nanos(since));
+            upstream.evaluate(&attrs, at, &id)
+        };
+        assert_eq!(level_at(61_000_000_000 - 1), Level::Shape);
+        assert_eq!(
+            level_at(61_000_000_000),
+            Level::Off,
+            "expired exactly at 61 s"
+        );
     }
 }

@@ -30,7 +30,8 @@
 //! applies ([`to_upstream`]), never per request: `load()` is two atomic
 //! loads and a reference-count increment (the upstream trait returns an
 //! `Arc`). Expiries are absolute here (ADR 0001) and instants there; the
-//! conversion reads the pipeline's own clock once, so the upstream's
+//! conversion reads the system clock (which anchored them) and the
+//! pipeline's clock together, once per set, so the upstream's
 //! `now < expires_at` gives the answer this project's decoder gives.
 //!
 //! [`compat::check`] says, for a document, whether the upstream and this
@@ -44,4 +45,4 @@ mod convert;
 mod store;
 
 pub use convert::{to_upstream, Converted};
-pub use store::UpstreamStore;
+pub use store::{UpstreamStore, WallClock};

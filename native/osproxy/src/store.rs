@@ -8,6 +8,7 @@
 //! (or the warming task, whichever comes first) builds it under a lock that
 //! makes every other caller wait for that one build instead of repeating it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::{ArcSwap, Guard};
@@ -33,11 +34,29 @@ impl<S> Clone for UpstreamStore<S> {
     }
 }
 
+/// The wall clock (unix nanoseconds) that expiries are compared with.
+pub type WallClock = Arc<dyn Fn() -> u128 + Send + Sync>;
+
 struct Inner<S> {
     source: S,
     clock: Arc<dyn Clock>,
+    wall: WallClock,
     cache: ArcSwap<Built>,
     building: Mutex<()>,
+    builds: AtomicU64,
+    warming: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl<S> Drop for Inner<S> {
+    fn drop(&mut self) {
+        let warming = self
+            .warming
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(task) = warming.take() {
+            task.abort();
+        }
+    }
 }
 
 /// An upstream set and the snapshot it was built from.
@@ -79,7 +98,12 @@ impl UpstreamStore<EtcdDirectiveStore> {
         let store = EtcdDirectiveStore::connect(options).await?;
         let changes = store.subscribe();
         let adapter = Self::from_store(store, clock);
-        tokio::spawn(warm(Arc::downgrade(&adapter.inner), changes));
+        let task = tokio::spawn(warm(Arc::downgrade(&adapter.inner), changes));
+        *adapter
+            .inner
+            .warming
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
         Ok(adapter)
     }
 }
@@ -88,16 +112,33 @@ impl<S: DirectiveStore> UpstreamStore<S> {
     /// Wraps any store of this project (an in-memory one in tests). The
     /// upstream set is then built by the first `load` after each change.
     pub fn from_store(source: S, clock: Arc<dyn Clock>) -> Self {
+        Self::from_store_with_wall_clock(source, clock, Arc::new(directive_etcd::clock::now_ns))
+    }
+
+    /// As [`Self::from_store`], comparing expiries with `wall` (unix
+    /// nanoseconds) instead of the system clock: for tests and replays
+    /// whose sets were decoded at a chosen time.
+    pub fn from_store_with_wall_clock(source: S, clock: Arc<dyn Clock>, wall: WallClock) -> Self {
         let snapshot = Guard::into_inner(source.load());
-        let built = build(&snapshot, clock.as_ref());
+        let built = build(&snapshot, clock.as_ref(), &wall);
         UpstreamStore {
             inner: Arc::new(Inner {
                 source,
                 clock,
+                wall,
                 cache: ArcSwap::from_pointee(built),
                 building: Mutex::new(()),
+                builds: AtomicU64::new(1),
+                warming: Mutex::new(None),
             }),
         }
+    }
+
+    /// How many upstream sets were built so far (one at construction, then
+    /// one per snapshot the wrapped store applied and a request or the
+    /// warming task saw).
+    pub fn builds(&self) -> u64 {
+        self.inner.builds.load(Ordering::Relaxed)
     }
 
     /// The wrapped store: its `status()`, `subscribe()`, `shutdown()` and
@@ -132,19 +173,19 @@ impl<S: DirectiveStore> Inner<S> {
         if Arc::ptr_eq(&cached.from, &snapshot) {
             return Arc::clone(&cached.set);
         }
-        let built = build(&snapshot, self.clock.as_ref());
+        let built = build(&snapshot, self.clock.as_ref(), &self.wall);
+        self.builds.fetch_add(1, Ordering::Relaxed);
         let set = Arc::clone(&built.set);
         self.cache.store(Arc::new(built));
         set
     }
 }
 
-fn build(snapshot: &Arc<Snapshot>, clock: &dyn Clock) -> Built {
-    // One reading of the pipeline's clock, both ways: the instant the
-    // upstream compares against, and the wall time our expiries are in.
+fn build(snapshot: &Arc<Snapshot>, clock: &dyn Clock, wall: &WallClock) -> Built {
+    // The instant the upstream compares against, read together with the
+    // wall time our expiries are in (the clock that anchored them).
     let now = clock.now();
-    let now_ms = clock.unix_nanos() / 1_000_000;
-    let converted = to_upstream(&snapshot.set, now_ms, now);
+    let converted = to_upstream(&snapshot.set, wall(), now);
     if converted.untranslatable > 0 {
         tracing::warn!(
             revision = snapshot.revision,

@@ -10,8 +10,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in unix milliseconds.
 pub fn now_ms() -> u64 {
+    u64::try_from(now_ns() / 1_000_000).unwrap_or(u64::MAX)
+}
+
+/// Now, in unix nanoseconds (for converting expiries to another clock
+/// without rounding them later).
+pub fn now_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map(|d| d.as_nanos())
         .unwrap_or(0)
 }

@@ -17,7 +17,7 @@
 //! need no extra storage and are bounded by compaction.
 
 use directive_core::attribution::{attribution_key, Attribution};
-use directive_core::{stamp_as, DecodeErrors, Limits, Stamped};
+use directive_core::{stamp_as, DecodeErrors, Limits, Stamped, WireFormat};
 use std::sync::Arc;
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse};
@@ -71,6 +71,23 @@ pub enum PublishError {
     /// The attribution record is out of bounds; nothing was written.
     #[error("{0}")]
     Attribution(String),
+    /// In the upstream format, the key already holds exactly this document;
+    /// nothing was written. Instances of this project keep the expiry of a
+    /// byte-identical write (ADR 0001) while upstream instances would
+    /// restart every TTL, so the fleet would disagree (ADR 0015).
+    #[error(
+        "the key already holds exactly this document (revision {revision}); in the upstream \
+         format a byte-identical write would restart every TTL on osproxy instances but not \
+         on this project's: nothing was written (to extend, change ttl_secs)"
+    )]
+    Unchanged {
+        /// The key's mod revision.
+        revision: i64,
+    },
+    /// The prepared document is stamped but the options say the upstream
+    /// format (or the reverse); nothing was written.
+    #[error("the document is not in the configured format ({0}); nothing was written")]
+    WrongFormat(&'static str),
 }
 
 impl From<etcd_client::Error> for PublishError {
@@ -190,9 +207,10 @@ impl Publisher {
             .await
     }
 
-    /// Writes a document [`stamp`] prepared (the exact bytes, already
-    /// checked as every instance will decode them), under the same
-    /// compare-and-swap as [`Self::publish`].
+    /// Writes a document [`directive_core::stamp_as`] prepared in the
+    /// options' format (the exact bytes, already checked as every instance
+    /// will decode them), under the same compare-and-swap as
+    /// [`Self::publish`].
     pub async fn publish_stamped(
         &self,
         stamped: &Stamped,
@@ -210,9 +228,20 @@ impl Publisher {
         expected_revision: Option<i64>,
         by: Option<&Attribution>,
     ) -> Result<Published, PublishError> {
-        let expected = match expected_revision {
-            Some(r) => r,
-            None => self.current().await?.1,
+        let format = self.options.format;
+        if stamped.set.is_stamped() != (format == WireFormat::Stamped) {
+            return Err(PublishError::WrongFormat(format.as_str()));
+        }
+        let expected = match (expected_revision, format) {
+            (Some(r), WireFormat::Stamped) => r,
+            (None, WireFormat::Stamped) => self.current().await?.1,
+            (expected, WireFormat::Upstream) => {
+                let (value, revision) = self.current().await?;
+                if value.as_deref() == Some(stamped.bytes.as_slice()) {
+                    return Err(PublishError::Unchanged { revision });
+                }
+                expected.unwrap_or(revision)
+            }
         };
         let published = self
             .swap(
@@ -325,7 +354,8 @@ impl Publisher {
         crate::history::list(client, &self.key, limit, &self.limits).await
     }
 
-    /// Re-publishes the version written at `revision` with a fresh stamp,
+    /// Re-publishes the version written at `revision` with a fresh stamp
+    /// (in the options' format),
     /// through the same validation and compare-and-swap as [`Self::publish`]:
     /// against `expected_revision` when given, else against the key's
     /// current revision.

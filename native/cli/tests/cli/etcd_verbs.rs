@@ -106,6 +106,44 @@ async fn publish_in_the_upstream_format_writes_no_stamp_and_a_stamped_publish_th
     let stored = json(std::str::from_utf8(resp.kvs()[0].value()).expect("UTF-8"));
     assert!(stored["published_at"].is_u64(), "{stored}");
 
+    // The stored (stamped) value, checked before a migration.
+    let out = ctl(
+        &on(&cluster, key, &["get", "--upstream-compat", "--json"]),
+        b"",
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let report = json(&out.stdout);
+    assert_eq!(report["upstream"]["error"], "unknown_field", "{report}");
+    assert_eq!(report["differences"][0]["rule"], "published_at", "{report}");
+    let current = mod_revision(&mut client, key).await;
+    assert_eq!(report["revision"], current, "{report}");
+
+    // The way back for a stamped value in a mixed fleet: re-publish the
+    // current version in the upstream format.
+    let rollback = ["rollback", &current.to_string(), "--format", "upstream"].map(String::from);
+    let rollback: Vec<&str> = rollback.iter().map(String::as_str).collect();
+    let out = ctl(&on(&cluster, key, &rollback), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = ctl(&on(&cluster, key, &["get", "--upstream-compat"]), b"");
+    assert_eq!(out.code, 0, "both accept the re-published version: {out:?}");
+    assert!(
+        out.stdout.contains("the upstream (osproxy 1.0) accepts it"),
+        "{out:?}"
+    );
+
+    // The same document again in the upstream format would restart every
+    // TTL on osproxy instances but not on ours: refused, nothing written.
+    let current = mod_revision(&mut client, key).await;
+    let again = ["rollback", &current.to_string(), "--format", "upstream"].map(String::from);
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let out = ctl(&on(&cluster, key, &again), b"");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("already holds exactly this document"),
+        "{out:?}"
+    );
+    assert_eq!(mod_revision(&mut client, key).await, current, "not written");
+
     let out = ctl(
         &on(&cluster, key, &["publish", &file, "--format", "osproxy"]),
         b"",

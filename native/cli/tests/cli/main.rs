@@ -88,12 +88,13 @@ impl Drop for Reaped {
     }
 }
 
-/// A directivectl command with no connection settings from the environment.
+/// A directivectl command with no connection or format settings from the environment.
 fn command<S: AsRef<OsStr>>(args: &[S]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("DIRECTIVE_ETCD_ENDPOINTS")
         .env_remove("DIRECTIVE_ETCD_KEY")
+        .env_remove("DIRECTIVE_FORMAT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

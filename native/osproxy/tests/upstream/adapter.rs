@@ -35,10 +35,17 @@ fn a_pipeline_on_the_adapter_decides_as_this_project_over_the_corpus() {
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
         let spec = RequestSpec::from_json(request).expect("corpus request");
         let store = Arc::new(InMemoryDirectiveStore::new().with_directives(ours.clone()));
-        // The pipeline's clock reads the decode time when the adapter
-        // converts the snapshot, then the request's time.
-        let clock = Arc::new(clock_at(*decoded_at_ms));
-        let adapter = UpstreamStore::from_store(Arc::clone(&store), clock.clone());
+        // The adapter converts the snapshot at the decode time, on a
+        // pipeline clock with its own epoch (3.5 s on its monotonic scale
+        // then); the request comes at its own time.
+        let clock = Arc::new(clock_at(0));
+        clock.advance(Duration::from_micros(3_500_000));
+        let decoded_ns = u128::from(*decoded_at_ms) * 1_000_000;
+        let adapter = UpstreamStore::from_store_with_wall_clock(
+            Arc::clone(&store),
+            clock.clone(),
+            Arc::new(move || decoded_ns),
+        );
         let pipeline: Arc<dyn osproxy_observe::DirectiveStore> = Arc::new(adapter);
         let now = *now_ms.max(decoded_at_ms);
         clock.advance(Duration::from_millis(now - decoded_at_ms));
@@ -55,14 +62,28 @@ fn the_upstream_set_is_built_once_per_snapshot() {
     let store = Arc::new(InMemoryDirectiveStore::new());
     let clock = Arc::new(clock_at(1_000));
     let adapter = UpstreamStore::from_store(Arc::clone(&store), clock);
+    assert_eq!(adapter.builds(), 1);
     let first = osproxy_observe::DirectiveStore::load(&adapter);
     let again = osproxy_observe::DirectiveStore::load(&adapter);
     assert!(Arc::ptr_eq(&first, &again), "rebuilt without a change");
     assert!(first.is_empty());
 
     let doc = br#"{"directives":[{"id":"a","level":"Shape","ttl_secs":60}]}"#;
-    store.publish(decode(doc, 1_000, &Limits::default()).expect("valid"));
+    let now = directive_etcd::clock::now_ms();
+    store.publish(decode(doc, now, &Limits::default()).expect("valid"));
+    // Eight threads ask at once after the change: one build.
+    let loaded: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| osproxy_observe::DirectiveStore::load(&adapter)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    assert_eq!(adapter.builds(), 2, "one build for the one change");
     let changed = osproxy_observe::DirectiveStore::load(&adapter);
+    assert!(loaded.iter().all(|l| Arc::ptr_eq(l, &changed)));
     assert!(!Arc::ptr_eq(&first, &changed), "the change was not applied");
     assert_eq!(changed.len(), 1);
     let applied = directive_etcd::DirectiveStore::load(adapter.clone().store());

@@ -5,8 +5,11 @@
 //! never accept a document the upstream refuses unless it carries
 //! `published_at` (which the upstream does not know). Where both accept,
 //! the two sets give the same decisions (level, ring buffer, capture) for
-//! requests aimed at every directive, at the decode and around every
-//! expiry. The counts are printed for the closing note (`cargo test -p
+//! requests aimed at the directives (up to 8 per document, plus 4 drawn at
+//! random), at the decode and at up to 24 instants around the expiries.
+//! (A document carrying `published_at` is refused there before any
+//! directive is read, so decisions are compared for unstamped ones.) The
+//! counts are printed for the closing note (`cargo test -p
 //! directive-osproxy --test upstream decoder -- --nocapture`).
 
 use std::collections::BTreeMap;
