@@ -16,11 +16,13 @@
 
 pub mod etcd;
 pub mod fault_proxy;
+pub mod grpc_proxy;
 pub mod ports;
 pub mod tls;
 
 pub use etcd::{find_etcd_binary, EtcdCluster, EtcdOptions, EtcdServer};
 pub use etcd_client;
 pub use fault_proxy::{FaultProxy, ProxyMode};
+pub use grpc_proxy::GrpcProxy;
 pub use ports::{free_port, free_ports};
 pub use tls::{TlsMaterial, TlsPaths, CLIENT_CERT_CN};

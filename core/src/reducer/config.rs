@@ -24,8 +24,11 @@ pub struct ReducerConfig {
     pub max_history_steps: u32,
     /// After this long without any watch message, ask etcd for progress.
     pub progress_interval_ms: u64,
-    /// A watch that answers nothing within this long of a progress request
-    /// is declared dead (a silent partition) and replaced.
+    /// A progress request unanswered for this long is followed by a read
+    /// of the key beside the watch; a read unanswered for this long too (a
+    /// silent partition), or one that found the key past what the watch
+    /// delivered, followed by this long without the watch delivering it,
+    /// declares the watch dead, and it is replaced (ADR 0016).
     pub progress_deadline_ms: u64,
 }
 
@@ -46,12 +49,13 @@ impl Default for ReducerConfig {
 impl ReducerConfig {
     /// The longest a healed fault can keep the store from being live on the
     /// newest revision, not counting the link's own latency: a pending
-    /// backoff delay at its cap, plus one silent interval and one progress
-    /// deadline for a stream that died silently just before the heal.
+    /// backoff delay at its cap, plus one silent interval and two deadlines
+    /// (the progress request's, then the read's) for a stream that died
+    /// silently just before the heal.
     pub fn recovery_bound_ms(&self) -> u64 {
         self.backoff
             .max_ms
             .saturating_add(self.progress_interval_ms)
-            .saturating_add(self.progress_deadline_ms)
+            .saturating_add(self.progress_deadline_ms.saturating_mul(2))
     }
 }

@@ -38,6 +38,12 @@ pub enum Event<'a> {
         /// The new value.
         kv: KeyValue<'a>,
     },
+    /// The answer to [`Command::Probe`]: the key's mod revision, `None`
+    /// when the key is absent.
+    Probed {
+        /// The key's mod revision, if it exists.
+        mod_revision: Option<i64>,
+    },
     /// A delete of the key, from the watch, at this revision.
     Delete {
         /// Revision of the delete.
@@ -85,7 +91,8 @@ pub enum Retry {
 
 /// What the shell must do now. Every command replaces whatever the shell
 /// was doing (an outstanding read, an open watch), except
-/// [`Command::RequestProgress`], which is sent on the open watch.
+/// [`Command::RequestProgress`], which is sent on the open watch, and
+/// [`Command::Probe`], a read made beside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Command {
@@ -103,6 +110,12 @@ pub enum Command {
     },
     /// Ask etcd for a progress notification on the open watch.
     RequestProgress,
+    /// Beside the open watch, read the key's mod revision (keys only, no
+    /// value), then report [`Event::Probed`]: a silent watch whose progress
+    /// request went unanswered (an etcd gRPC proxy does not forward them)
+    /// is alive if the path answers and the key is no further than what
+    /// the watch delivered.
+    Probe,
     /// Drop the connection's current work and do nothing until `until_ms`
     /// (the reducer's next timeout), when the reducer issues `then`.
     BackOff {

@@ -19,8 +19,14 @@
 //!   key's history to the newest valid version, else applies the empty set;
 //! - a delete, or a read that finds the key absent, applies the empty set;
 //! - a compaction or a cancel asks for a full re-read, never a jump ahead;
-//! - a watch silent for the progress interval is asked for progress, and one
-//!   that stays silent for the progress deadline after that is declared dead;
+//! - a watch silent for the progress interval is asked for progress; one
+//!   that leaves the request unanswered for the progress deadline is checked
+//!   with a read of the key beside it (an etcd gRPC proxy does not forward
+//!   progress requests), and is declared dead when that read is not answered
+//!   within the deadline either, or finds the key past what the watch
+//!   delivered and the watch does not deliver it within the deadline; a
+//!   watch whose silence was vouched for by a read is checked with reads
+//!   from then on (ADR 0016);
 //! - every retry waits out the backoff schedule of ADR 0006;
 //! - re-reading a revision already seen, or a re-put of the identical value,
 //!   never re-anchors TTLs, so reconnects never extend a directive.
@@ -37,7 +43,7 @@ pub use config::ReducerConfig;
 pub use event::{Command, Event, KeyValue, Retry};
 pub use status::{Origin, Rejection, Snapshot, State, Status};
 
-use phase::{Clock, Phase};
+use phase::{Asked, Clock, Phase};
 use retry::RetryBudget;
 
 use crate::sampling::fnv1a64;
@@ -158,13 +164,13 @@ impl Reducer {
             Phase::BackingOff { until, .. } => until,
             Phase::Watching {
                 heard_at,
-                asked_at: None,
+                asked: Asked::Nothing,
                 ..
             } => heard_at.saturating_add(self.config.progress_interval_ms),
             Phase::Watching {
-                asked_at: Some(asked),
+                asked: Asked::Progress(at) | Asked::Probe(at) | Asked::Behind(at),
                 ..
-            } => asked.saturating_add(self.config.progress_deadline_ms),
+            } => at.saturating_add(self.config.progress_deadline_ms),
             Phase::Reading { .. } | Phase::ReadingHistory { .. } => return None,
         };
         Some(self.clock.to_wall(due))
@@ -190,24 +196,41 @@ impl Reducer {
             }
             Phase::Watching {
                 heard_at,
-                asked_at: None,
-                after_compaction,
+                asked: Asked::Nothing,
+                probing,
+                ..
             } if now >= heard_at.saturating_add(self.config.progress_interval_ms) => {
-                self.phase = Phase::Watching {
-                    heard_at,
-                    asked_at: Some(now),
-                    after_compaction,
-                };
-                out.command = Some(Command::RequestProgress);
+                out.command = Some(if probing {
+                    self.ask(Asked::Probe(now));
+                    Command::Probe
+                } else {
+                    self.ask(Asked::Progress(now));
+                    Command::RequestProgress
+                });
             }
             Phase::Watching {
-                asked_at: Some(asked),
+                asked: Asked::Progress(at),
                 ..
-            } if now >= asked.saturating_add(self.config.progress_deadline_ms) => {
-                let cause = format!(
-                    "watch stalled: no response within {} ms of a progress request",
-                    self.config.progress_deadline_ms
-                );
+            } if now >= at.saturating_add(self.config.progress_deadline_ms) => {
+                self.ask(Asked::Probe(now));
+                out.command = Some(Command::Probe);
+            }
+            Phase::Watching {
+                asked: asked @ (Asked::Probe(at) | Asked::Behind(at)),
+                ..
+            } if now >= at.saturating_add(self.config.progress_deadline_ms) => {
+                let cause = match asked {
+                    Asked::Behind(_) => format!(
+                        "watch stalled: a read found the key past what the watch delivered, \
+                         and the watch did not deliver it within {} ms",
+                        self.config.progress_deadline_ms
+                    ),
+                    _ => format!(
+                        "watch stalled: neither a progress request nor a read of the key \
+                         was answered within {} ms",
+                        self.config.progress_deadline_ms
+                    ),
+                };
                 self.on_disconnect(cause, now_ms, now, &mut out);
                 out.restart = Some(Restart::Stall);
             }
@@ -254,6 +277,7 @@ impl Reducer {
                     self.go_live(&mut out);
                 }
             }
+            Event::Probed { mod_revision } => self.on_probed(mod_revision, now, &mut out),
             Event::Compacted { .. } => {
                 // The watch could not deliver everything since its start:
                 // stale until the re-read. A watch compacted again right
@@ -424,15 +448,52 @@ impl Reducer {
         match &mut self.phase {
             Phase::Watching {
                 heard_at,
-                asked_at,
+                asked,
                 after_compaction,
+                ..
             } => {
                 *heard_at = now;
-                *asked_at = None;
+                *asked = Asked::Nothing;
                 *after_compaction = false;
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Records what a silent watch was asked (only while watching).
+    fn ask(&mut self, what: Asked) {
+        if let Phase::Watching { asked, .. } = &mut self.phase {
+            *asked = what;
+        }
+    }
+
+    /// The answer to a probe: the path to etcd works. A key no further than
+    /// what the watch delivered vouches for the silence, and the stream is
+    /// checked with reads from now on; a key further on gives the watch one
+    /// deadline to deliver it (the read may simply have overtaken it).
+    fn on_probed(&mut self, mod_revision: Option<i64>, now: u64, out: &mut Output) {
+        let Phase::Watching {
+            asked: Asked::Probe(_),
+            ..
+        } = self.phase
+        else {
+            return;
+        };
+        let behind = match mod_revision {
+            Some(revision) => revision > self.status.observed_revision,
+            // Absent, while the watch last saw a value: a delete not delivered.
+            None => matches!(self.seen, Seen::Value(_)),
+        };
+        if behind {
+            self.ask(Asked::Behind(now));
+            return;
+        }
+        if self.heard(now) {
+            if let Phase::Watching { probing, .. } = &mut self.phase {
+                *probing = true;
+            }
+            self.go_live(out);
         }
     }
 
@@ -504,8 +565,9 @@ impl Phase {
     fn watching(now: u64, after_compaction: bool) -> Phase {
         Phase::Watching {
             heard_at: now,
-            asked_at: None,
+            asked: Asked::Nothing,
             after_compaction,
+            probing: false,
         }
     }
 }
@@ -580,13 +642,147 @@ mod restart_tests {
             2_000,
         );
         assert_eq!(failed.restart, Some(Restart::Error));
-        // Silent past the progress interval, then past the deadline: a stall.
+        // Silent past the progress interval, past the deadline of the
+        // progress request, then past the deadline of the read: a stall.
         let mut silent = watching();
         let asked = silent.handle_timeout(1_001 + 5_000);
         assert!(matches!(asked.command, Some(Command::RequestProgress)));
         assert_eq!(asked.restart, None);
-        let stalled = silent.handle_timeout(1_001 + 10_000);
+        let probed = silent.handle_timeout(1_001 + 10_000);
+        assert_eq!(probed.command, Some(Command::Probe));
+        assert_eq!(probed.restart, None);
+        let stalled = silent.handle_timeout(1_001 + 15_000);
         assert_eq!(stalled.restart, Some(Restart::Stall));
         assert_eq!(Restart::Stall.as_str(), "stall");
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    /// Live on a watch from revision 6 with the key at revision 5, heard at 1,001.
+    fn watching() -> Reducer {
+        let mut r = Reducer::new(ReducerConfig::default());
+        let doc = br#"{"directives":[]}"#;
+        r.handle(
+            Event::Read {
+                revision: 5,
+                kv: Some(KeyValue {
+                    value: doc,
+                    mod_revision: 5,
+                }),
+            },
+            1_000,
+        );
+        r.handle(Event::WatchCreated, 1_001);
+        r
+    }
+
+    /// Silent until the progress request's deadline: the probe goes out.
+    fn probing(r: &mut Reducer) {
+        assert_eq!(
+            r.handle_timeout(6_001).command,
+            Some(Command::RequestProgress)
+        );
+        assert_eq!(r.handle_timeout(11_001).command, Some(Command::Probe));
+    }
+
+    #[test]
+    fn a_read_vouches_for_a_watch_whose_progress_requests_go_unanswered() {
+        let mut r = watching();
+        probing(&mut r);
+        let out = r.handle(
+            Event::Probed {
+                mod_revision: Some(5),
+            },
+            11_050,
+        );
+        assert_eq!(out.restart, None);
+        assert_eq!(r.status().state, State::Live);
+        assert_eq!(
+            r.poll_timeout(),
+            Some(16_050),
+            "one interval after the read"
+        );
+        // From now on this stream's silences are checked with reads only.
+        assert_eq!(r.handle_timeout(16_050).command, Some(Command::Probe));
+        let out = r.handle(Event::Probed { mod_revision: None }, 16_060);
+        assert_eq!(
+            out.restart, None,
+            "absent key while a value was seen: behind, not yet a stall"
+        );
+        assert_eq!(r.poll_timeout(), Some(21_060));
+        let stalled = r.handle_timeout(21_060);
+        assert_eq!(stalled.restart, Some(Restart::Stall));
+        assert!(matches!(
+            stalled.command,
+            Some(Command::BackOff {
+                then: Retry::Watch { start_revision: 6 },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_read_that_finds_the_key_further_gives_the_watch_one_deadline() {
+        let mut r = watching();
+        probing(&mut r);
+        let out = r.handle(
+            Event::Probed {
+                mod_revision: Some(9),
+            },
+            11_050,
+        );
+        assert_eq!(out.restart, None);
+        // The watch delivers it in time: no restart, back to normal.
+        let doc = br#"{"directives":[]}"#;
+        let out = r.handle(
+            Event::Put {
+                kv: KeyValue {
+                    value: doc,
+                    mod_revision: 9,
+                },
+            },
+            12_000,
+        );
+        assert_eq!(out.restart, None);
+        assert_eq!(r.poll_timeout(), Some(17_000));
+        // Later, the same finding with a silent watch is a stall.
+        assert_eq!(
+            r.handle_timeout(17_000).command,
+            Some(Command::RequestProgress),
+            "a watch not vouched for by a read still asks for progress first"
+        );
+        assert_eq!(r.handle_timeout(22_000).command, Some(Command::Probe));
+        r.handle(
+            Event::Probed {
+                mod_revision: Some(12),
+            },
+            22_010,
+        );
+        assert_eq!(r.handle_timeout(27_009).restart, None);
+        assert_eq!(r.handle_timeout(27_010).restart, Some(Restart::Stall));
+    }
+
+    #[test]
+    fn a_late_probe_answer_changes_nothing() {
+        let mut r = watching();
+        probing(&mut r);
+        // The watch speaks before the read answers.
+        r.handle(Event::Heartbeat, 11_020);
+        let out = r.handle(
+            Event::Probed {
+                mod_revision: Some(99),
+            },
+            11_030,
+        );
+        assert_eq!(out.restart, None);
+        assert_eq!(r.poll_timeout(), Some(16_020));
+        assert_eq!(
+            r.handle_timeout(16_020).command,
+            Some(Command::RequestProgress),
+            "an unanswered probe never switched the stream to reads"
+        );
     }
 }

@@ -27,10 +27,14 @@ pub(super) enum Phase {
     Watching {
         /// When the stream last proved alive (or was opened), monotonic ms.
         heard_at: u64,
-        /// When a progress request went out unanswered, monotonic ms.
-        asked_at: Option<u64>,
+        /// What the silent stream was asked, and when (monotonic ms).
+        asked: Asked,
         /// Opened right after a compaction's re-read and not heard from yet.
         after_compaction: bool,
+        /// This stream left a progress request unanswered while a read of
+        /// the key proved the path alive (a proxy that does not forward
+        /// progress requests): its silences are checked with reads only.
+        probing: bool,
     },
     /// Waiting out a backoff delay before `then`.
     BackingOff {
@@ -39,6 +43,20 @@ pub(super) enum Phase {
         /// What happens then.
         then: Retry,
     },
+}
+
+/// How a silent watch is being checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Asked {
+    /// Not at all: it was heard from within the progress interval.
+    Nothing,
+    /// A progress request went out at this time.
+    Progress(u64),
+    /// A read of the key went out at this time.
+    Probe(u64),
+    /// A read found the key past what the watch delivered, at this time:
+    /// the watch has until the deadline to deliver it.
+    Behind(u64),
 }
 
 /// A monotonic clock derived from the wall-clock times the shell passes in.

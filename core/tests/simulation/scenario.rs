@@ -61,6 +61,9 @@ pub struct Scenario {
     /// etcd answers a progress request with a revision (newer etcd) or
     /// only a heartbeat (etcd 3.4 while the watcher catches up).
     pub progress_answer_has_revision: bool,
+    /// etcd answers progress requests at all (false: the store talks to it
+    /// through a gRPC proxy that drops them, as etcd 3.4's does).
+    pub progress_requests_answered: bool,
     /// Writes that exist before the store starts.
     pub initial: Vec<Action>,
     /// The timeline, sorted by time (ms of true time).
@@ -93,6 +96,7 @@ impl Scenario {
             keepalive: rng.bool().then(|| rng.u64(1_000..=5_000)),
             notify_every: rng.bool().then(|| rng.u64(1_000..=20_000)),
             progress_answer_has_revision: rng.bool(),
+            progress_requests_answered: rng.u32(0..3) > 0,
             initial: Vec::new(),
             timeline: Vec::new(),
         };
@@ -145,7 +149,10 @@ impl Scenario {
                     _ => 0,
                 };
                 s.timeline.push((next_fault, fault));
-                next_fault += lasts + quiet + rng.u64(0..=20_000);
+                // Strictly after the recovery check of this fault: a new
+                // fault at the very instant of the check would be judged
+                // by it.
+                next_fault += lasts + quiet + rng.u64(1..=20_000);
             }
         }
         s.timeline.sort_by_key(|(t, _)| *t);

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use directive_core::{Command, Event, KeyValue, Origin, Output, Reducer, Snapshot, State};
+use directive_core::{Command, Event, KeyValue, Origin, Output, Reducer, Restart, Snapshot, State};
 
 use crate::model::{is_valid, Etcd};
 use crate::scenario::{Action, Fault, Scenario};
@@ -43,6 +43,8 @@ struct WatchOp {
     next: i64,
     last_delivery: u64,
     progress_answer_at: Option<u64>,
+    /// When the answer to a probe (a read of the key beside the watch) arrives.
+    probe_answer_at: Option<u64>,
     next_notify: Option<u64>,
 }
 
@@ -64,6 +66,7 @@ enum OpStep {
     Created,
     Deliver(usize),
     ProgressAnswer,
+    ProbeAnswer,
     Notify,
     CompactedWhileOpen,
 }
@@ -343,6 +346,9 @@ impl World<'_> {
                 if let Some(at) = w.progress_answer_at {
                     consider(at, OpStep::ProgressAnswer);
                 }
+                if let Some(at) = w.probe_answer_at {
+                    consider(at, OpStep::ProbeAnswer);
+                }
                 if let Some(at) = w.next_notify {
                     consider(at, OpStep::Notify);
                 }
@@ -448,6 +454,21 @@ impl World<'_> {
                     },
                 }
             }
+            OpStep::ProbeAnswer => {
+                // A linearizable read: the key as of now.
+                let mod_revision = self
+                    .etcd
+                    .writes
+                    .iter()
+                    .rev()
+                    .find(|w| w.at <= self.t)
+                    .and_then(|w| w.value.as_ref().map(|_| w.mod_revision));
+                let Op::Watch(w) = &mut self.op else {
+                    return Ok(());
+                };
+                w.probe_answer_at = None;
+                Event::Probed { mod_revision }
+            }
             OpStep::ProgressAnswer | OpStep::Notify => {
                 let notify = matches!(step, OpStep::Notify);
                 let (next, revision) = (self.watch_next(), self.served_revision());
@@ -507,6 +528,9 @@ impl World<'_> {
         if let Some(snapshot) = &out.applied {
             self.check_applied(snapshot)?;
         }
+        if out.restart == Some(Restart::Stall) {
+            self.check_stall_is_real()?;
+        }
         if let Some(command) = out.command {
             self.log(format!("  command {command:?}"));
             if let Command::Watch { start_revision } = command {
@@ -525,6 +549,29 @@ impl World<'_> {
             .poll_timeout()
             .map(|at| self.t + at.saturating_sub(wall));
         Ok(())
+    }
+
+    /// A stall declared on a watch that was never cut off, on a link fast
+    /// enough to answer within the deadline, is a false positive: on such
+    /// a link every request and read is answered within two latencies.
+    fn check_stall_is_real(&mut self) -> Result<(), Failure> {
+        let Op::Watch(w) = &self.op else {
+            return Ok(());
+        };
+        let deadline = self.s.config.progress_deadline_ms;
+        let cut_off = self
+            .silent
+            .is_some_and(|(_, until)| until + 2 * self.latency() >= w.issued);
+        let too_slow = self.slow.is_some_and(|(until, extra)| {
+            2 * (self.s.latency + extra) >= deadline && until + deadline >= w.issued
+        });
+        if cut_off || too_slow {
+            return Ok(());
+        }
+        Err(self.fail(format!(
+            "stall declared on a healthy watch (issued at {}, progress requests answered: {})",
+            w.issued, self.s.progress_requests_answered
+        )))
     }
 
     fn check_applied(&mut self, snap: &Snapshot) -> Result<(), Failure> {
@@ -636,12 +683,17 @@ impl World<'_> {
 
     fn perform(&mut self, command: Command) {
         let t = self.t;
-        if let Command::RequestProgress = command {
+        if let Command::RequestProgress | Command::Probe = command {
             let lat = self.latency();
-            // As the driver: a request is sent only on an open watch.
+            // As the driver: a request is sent only on an open watch, a
+            // probe only beside one.
             if let Op::Watch(w) = &mut self.op {
                 if w.created {
-                    w.progress_answer_at = Some(t + 2 * lat);
+                    if command == Command::Probe {
+                        w.probe_answer_at = Some(t + 2 * lat);
+                    } else if self.s.progress_requests_answered {
+                        w.progress_answer_at = Some(t + 2 * lat);
+                    }
                 }
             }
             return;
@@ -663,16 +715,19 @@ impl World<'_> {
                     next: start_revision,
                     last_delivery: t,
                     progress_answer_at: None,
+                    probe_answer_at: None,
                     next_notify: None,
                 })
             }
-            Command::BackOff { .. } | Command::RequestProgress => Op::Idle,
+            Command::BackOff { .. } | Command::RequestProgress | Command::Probe => Op::Idle,
         };
     }
 
     fn arm_stall_check(&mut self) {
         let c = &self.s.config;
-        let at = self.t + c.progress_interval_ms + c.progress_deadline_ms + 4 * self.latency() + 1;
+        // A progress request, then a probe, each with its deadline.
+        let at =
+            self.t + c.progress_interval_ms + 2 * c.progress_deadline_ms + 6 * self.latency() + 1;
         self.stall = Some((at, self.op_id));
     }
 

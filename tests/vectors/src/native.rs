@@ -111,6 +111,9 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
             "delete" => Some(Event::Delete { revision: rev }),
             "progress" => Some(Event::Progress { revision: rev }),
             "heartbeat" => Some(Event::Heartbeat),
+            "probed" => Some(Event::Probed {
+                mod_revision: ev["mod_revision"].as_i64(),
+            }),
             "compacted" => Some(Event::Compacted {
                 compact_revision: rev,
             }),

@@ -18,7 +18,9 @@
 //! empty response is a server progress notification (watch id ≥ 0, which
 //! vouches for its header revision) or the answer to our own progress request
 //! (watch id −1, sent by etcd 3.4 even while the watcher catches up, so it
-//! only proves the stream alive).
+//! only proves the stream alive). Beside the watch, the driver may have one
+//! probe in flight (a keys-only read the reducer asks for when a progress
+//! request goes unanswered, ADR 0016); it is dropped with the watch.
 //!
 //! The same loop runs the startup inside `connect` (until the reducer is
 //! live; any etcd error is returned to the caller: fail fast) and then, moved
@@ -72,6 +74,8 @@ enum Op {
 /// What ended a wait.
 enum Input {
     Timeout,
+    /// The answer to a probe (a keys-only read beside the watch), or why it failed.
+    Probed(Result<GetResponse, (String, &'static str)>),
     Read(GetResponse),
     HistoryRead(Option<GetResponse>),
     Opened(WatchStream),
@@ -100,6 +104,8 @@ pub(crate) struct Driver {
     reducer: Reducer,
     shared: Arc<Shared>,
     op: Op,
+    /// A probe in flight beside the open watch (ADR 0016).
+    probe: Option<BoxFuture<Called<GetResponse>>>,
     metrics: StoreMetrics,
 }
 
@@ -119,6 +125,7 @@ impl Driver {
             reducer,
             shared,
             op: Op::Idle,
+            probe: None,
         };
         let first = driver.reducer.start();
         driver.begin(first);
@@ -157,8 +164,9 @@ impl Driver {
                     }
                     input
                 }
+                input = next_probe(&mut self.probe) => input,
             };
-            if !matches!(input, Input::Timeout | Input::Message(_)) {
+            if !matches!(input, Input::Timeout | Input::Message(_) | Input::Probed(_)) {
                 // That operation is over (its future is spent).
                 self.op = Op::Idle;
             }
@@ -201,6 +209,14 @@ impl Driver {
                 None
             }
             Input::Message(resp) => self.feed_response(&resp),
+            Input::Probed(Ok(resp)) => {
+                let mod_revision = resp.kvs().first().map(|kv| kv.mod_revision());
+                self.feed(Event::Probed { mod_revision })
+            }
+            Input::Probed(Err((cause, class))) => {
+                self.metrics.reconnect(class);
+                self.feed(Event::Disconnected { cause })
+            }
             Input::Failed { cause, class } => {
                 self.metrics.reconnect(class);
                 self.feed(Event::Disconnected { cause })
@@ -316,12 +332,27 @@ impl Driver {
             }
             return None;
         }
+        if let Command::Probe = command {
+            tracing::debug!(
+                key = %self.options.key,
+                "progress request unanswered; reading the key to check the watch"
+            );
+            let opts = GetOptions::new().with_keys_only();
+            self.probe = Some(Box::pin(call(
+                self.client.clone(),
+                Arc::clone(&self.options),
+                move |c, key| async move { c.kv_client().get(key, Some(opts)).await },
+            )));
+            return None;
+        }
         self.begin(command);
         None
     }
 
     /// Starts the operation a command asks for, replacing the current one.
     fn begin(&mut self, command: Command) {
+        // A probe belongs to the watch being replaced.
+        self.probe = None;
         let client = self.client.clone();
         let options = Arc::clone(&self.options);
         self.op = match command {
@@ -358,7 +389,7 @@ impl Driver {
                 );
                 Op::Idle
             }
-            Command::RequestProgress => return,
+            Command::RequestProgress | Command::Probe => return,
         };
     }
 }
@@ -443,6 +474,21 @@ async fn next_input(op: &mut Op) -> (Option<Client>, Input) {
             (None, input)
         }
     }
+}
+
+/// Waits for the probe's answer (forever when none is in flight); the
+/// probe is spent then.
+async fn next_probe(probe: &mut Option<BoxFuture<Called<GetResponse>>>) -> Input {
+    let Some(fut) = probe.as_mut() else {
+        return std::future::pending().await;
+    };
+    let (_, result) = fut.await;
+    *probe = None;
+    Input::Probed(match result {
+        Ok(resp) => Ok(resp),
+        Err(CallError::Build(cause)) => Err((cause, "unavailable")),
+        Err(CallError::Etcd(e)) => Err((describe(&e), cause_class(&e))),
+    })
 }
 
 /// Sleeps until a wall-clock instant (unix ms), or forever for `None`.
