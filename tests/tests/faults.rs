@@ -19,6 +19,8 @@ use directive_tests::{EtcdCluster, EtcdOptions, FaultProxy};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 mod common;
+#[path = "faults/proxy_tier.rs"]
+mod proxy_tier;
 
 use common::*;
 
