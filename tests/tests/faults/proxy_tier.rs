@@ -81,7 +81,10 @@ async fn the_store_keeps_its_guarantees_through_an_etcd_grpc_proxy() -> anyhow::
             status.last_error
         );
         let probes = ranges_handled(&etcd_url).await? - ranges_before;
-        ensure!(probes >= 2.0, "the silences were not checked with reads ({probes})");
+        ensure!(
+            probes >= 2.0,
+            "the silences were not checked with reads ({probes})"
+        );
 
         // Publish and delete through the proxy.
         let r2 = put(&mut client, doc(&["a", "b"], 600)).await?;
@@ -107,7 +110,10 @@ async fn the_store_keeps_its_guarantees_through_an_etcd_grpc_proxy() -> anyhow::
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        ensure!(reported, "the instance's report did not say it applied r{r3}");
+        ensure!(
+            reported,
+            "the instance's report did not say it applied r{r3}"
+        );
 
         // The proxy down while the key is written, deleted, written again
         // and compacted: resumed after a re-read, nothing skipped back.
