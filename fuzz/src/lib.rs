@@ -482,6 +482,10 @@ pub enum ArbEventKind {
     Canceled,
     /// [`Event::Disconnected`].
     Disconnected,
+    /// [`Event::Refused`].
+    Refused,
+    /// [`Event::Probed`] (the key's mod revision, or absent).
+    Probed(Option<u8>),
 }
 
 /// One step: an event and a clock move (which may jump back or forward).
@@ -559,6 +563,18 @@ pub fn reducer_events(events: &[ArbEvent]) {
             ArbEventKind::Disconnected => (
                 Event::Disconnected {
                     cause: "fuzz".into(),
+                },
+                None,
+            ),
+            ArbEventKind::Refused => (
+                Event::Refused {
+                    cause: "fuzz".into(),
+                },
+                None,
+            ),
+            ArbEventKind::Probed(revision) => (
+                Event::Probed {
+                    mod_revision: revision.as_ref().map(rev),
                 },
                 None,
             ),

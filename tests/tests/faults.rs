@@ -121,6 +121,60 @@ async fn whole_cluster_down_while_running_keeps_last_good() -> anyhow::Result<()
 }
 
 #[tokio::test]
+async fn refused_connections_never_grow_the_backoff_so_a_long_outage_recovers_in_one_step(
+) -> anyhow::Result<()> {
+    bounded(async {
+        let mut cluster = EtcdCluster::start(1).await?;
+        let mut client = cluster.client().await?;
+        put(&mut client, doc(&["kept"], 600)).await?;
+        // No fast-retry window: any failure that is not a refused
+        // connection would grow the delay at once (200, 400, ... 5,000 ms).
+        let options = opts(cluster.endpoints()).with_backoff(directive_core::Backoff {
+            initial_ms: 200,
+            max_ms: 5_000,
+            full_jitter: true,
+        });
+        let config = directive_core::ReducerConfig {
+            fast_retry_ms: 0,
+            ..*options.reducer_config()
+        };
+        let store = EtcdDirectiveStore::connect(options.with_reducer_config(config)).await?;
+
+        cluster.stop_member(0)?;
+        eventually("stale while etcd is down", CONVERGE, || {
+            matches!(store.status().state, State::Stale { .. })
+        })
+        .await?;
+        let before = store.status().reconnects;
+        // The outage is the condition under test: 6 s of refused connects.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let attempts = store.status().reconnects - before;
+        ensure!(
+            attempts >= 15,
+            "only {attempts} attempts in 6 s: refused connects grew the backoff ({:?})",
+            store.status().last_error
+        );
+        cluster.restart_member(0).await?;
+        let serving = Instant::now();
+        let mut client = cluster.client().await?;
+        let r2 = put(&mut client, doc(&["after"], 600)).await?;
+        eventually("converged after the outage", CONVERGE, || {
+            store.load().revision == r2 && store.status().state == State::Live
+        })
+        .await?;
+        // One first-step delay (at most 200 ms) plus the reconnect itself.
+        ensure!(
+            serving.elapsed() < Duration::from_millis(1_500),
+            "recovered {:?} after etcd served again",
+            serving.elapsed()
+        );
+        store.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn slow_etcd_stays_live_and_too_slow_goes_stale_then_converges() -> anyhow::Result<()> {
     bounded(async {
         let cluster = EtcdCluster::start(1).await?;

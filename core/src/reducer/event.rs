@@ -74,6 +74,14 @@ pub enum Event<'a> {
         /// What failed (an etcd error; never a value).
         cause: String,
     },
+    /// The connection was refused: nothing listens at the endpoint (etcd
+    /// is down or restarting). A failure like [`Event::Disconnected`],
+    /// but one that costs etcd nothing to retry, so it never grows the
+    /// backoff (ADR 0017).
+    Refused {
+        /// What failed.
+        cause: String,
+    },
 }
 
 /// What the shell does after a backoff delay.

@@ -27,7 +27,9 @@
 //!   delivered and the watch does not deliver it within the deadline; a
 //!   watch whose silence was vouched for by a read is checked with reads
 //!   from then on (ADR 0016);
-//! - every retry waits out the backoff schedule of ADR 0006;
+//! - every retry waits out the backoff schedule of ADR 0006, except that a
+//!   refused connection (nothing listening: etcd down or restarting) always
+//!   retries at the first step, whatever the outage's age (ADR 0017);
 //! - re-reading a revision already seen, or a re-put of the identical value,
 //!   never re-anchors TTLs, so reconnects never extend a directive.
 
@@ -113,6 +115,8 @@ pub struct Reducer {
     snapshot: Arc<Snapshot>,
     status: Status,
     seen: Seen,
+    /// The failure being handled is a refused connection (ADR 0017).
+    refused: bool,
 }
 
 impl Reducer {
@@ -134,6 +138,7 @@ impl Reducer {
             snapshot: Arc::new(Snapshot::default()),
             status: Status::default(),
             seen: Seen::Nothing,
+            refused: false,
         }
     }
 
@@ -306,6 +311,11 @@ impl Reducer {
                 self.back_off(Retry::Read, now_ms, now, &mut out);
             }
             Event::Disconnected { cause } => self.on_disconnect(cause, now_ms, now, &mut out),
+            Event::Refused { cause } => {
+                self.refused = true;
+                self.on_disconnect(cause, now_ms, now, &mut out);
+                self.refused = false;
+            }
         }
         out
     }
@@ -418,7 +428,7 @@ impl Reducer {
 
     /// Enters the backoff before `then`, drawing the delay from the schedule.
     fn back_off(&mut self, then: Retry, now_ms: u64, now: u64, out: &mut Output) {
-        let (attempt, delay) = self.retry.next(now, &self.config);
+        let (attempt, delay) = self.retry.next(now, &self.config, self.refused);
         self.phase = Phase::BackingOff {
             until: now.saturating_add(delay),
             then,

@@ -35,12 +35,19 @@ impl RetryBudget {
     /// `fast_retry_ms`, then growing by one per failure. An outage ends only
     /// after a connection stayed healthy for `backoff_reset_after_ms`, so a
     /// flapping link keeps growing its delay instead of retrying fast forever.
-    pub(super) fn next(&mut self, now: u64, config: &ReducerConfig) -> (u32, u64) {
+    /// A `refused` connection (nothing listens) is retried at the first step
+    /// and neither grows the delay nor ages the outage (ADR 0017): a refused
+    /// attempt costs the server nothing, and the first attempt after it
+    /// listens again should come within one step.
+    pub(super) fn next(&mut self, now: u64, config: &ReducerConfig, refused: bool) -> (u32, u64) {
         if let Some(since) = self.healthy_since.take() {
             if now.saturating_sub(since) >= config.backoff_reset_after_ms {
                 self.failures = 0;
                 self.outage_since = None;
             }
+        }
+        if refused {
+            return (0, config.backoff.delay_ms(0, self.random()));
         }
         let began = *self.outage_since.get_or_insert(now);
         let attempt = if now.saturating_sub(began) < config.fast_retry_ms {

@@ -370,8 +370,15 @@ impl World<'_> {
             OpStep::Wait => return Ok(()),
             OpStep::Fail(cause) => {
                 self.op = Op::Idle;
-                Event::Disconnected {
-                    cause: cause.to_owned(),
+                // As the driver: a refused connection is told apart.
+                if cause == "connection refused" {
+                    Event::Refused {
+                        cause: cause.to_owned(),
+                    }
+                } else {
+                    Event::Disconnected {
+                        cause: cause.to_owned(),
+                    }
                 }
             }
             OpStep::Complete => match std::mem::replace(&mut self.op, Op::Idle) {

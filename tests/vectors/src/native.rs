@@ -120,6 +120,9 @@ pub fn run_scenario(steps: &[Value]) -> Result<(), String> {
             "canceled" => Some(Event::Canceled {
                 reason: ev["reason"].as_str().unwrap_or_default().to_owned(),
             }),
+            "refused" => Some(Event::Refused {
+                cause: ev["cause"].as_str().unwrap_or("test").to_owned(),
+            }),
             "disconnected" => Some(Event::Disconnected {
                 cause: ev["cause"].as_str().unwrap_or("test").to_owned(),
             }),

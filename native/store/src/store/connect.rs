@@ -88,6 +88,28 @@ pub(crate) fn describe(err: &etcd_client::Error) -> String {
     text
 }
 
+/// True when the connection itself was refused (nothing listens at the
+/// endpoint: etcd down or restarting), as opposed to a server that
+/// answered with an error: anywhere in the error's chain of causes, an I/O
+/// error of kind `ConnectionRefused`.
+pub(crate) fn is_refused(err: &etcd_client::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = match err {
+        etcd_client::Error::GRpcStatus(status) => status.source(),
+        etcd_client::Error::TransportError(e) => e.source(),
+        etcd_client::Error::IoError(e) => Some(e),
+        other => other.source(),
+    };
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// True when etcd answered that the requested revision is compacted.
 pub(crate) fn is_compacted(err: &etcd_client::Error) -> bool {
     // gRPC code 11 is OUT_OF_RANGE, etcd's ErrCompacted.

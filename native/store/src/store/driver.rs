@@ -38,7 +38,7 @@ use etcd_client::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::connect::{build_client, describe, is_compacted};
+use super::connect::{build_client, describe, is_compacted, is_refused};
 use super::options::StoreOptions;
 use super::shared::Shared;
 use crate::clock::now_ms;
@@ -80,10 +80,12 @@ enum Input {
     HistoryRead(Option<GetResponse>),
     Opened(WatchStream),
     Message(WatchResponse),
-    /// A failed operation: etcd's cause, and its class for the metrics.
+    /// A failed operation: etcd's cause, its class for the metrics, and
+    /// whether the connection itself was refused (nothing listens).
     Failed {
         cause: String,
         class: &'static str,
+        refused: bool,
     },
 }
 
@@ -217,9 +219,17 @@ impl Driver {
                 self.metrics.reconnect(class);
                 self.feed(Event::Disconnected { cause })
             }
-            Input::Failed { cause, class } => {
+            Input::Failed {
+                cause,
+                class,
+                refused,
+            } => {
                 self.metrics.reconnect(class);
-                self.feed(Event::Disconnected { cause })
+                self.feed(if refused {
+                    Event::Refused { cause }
+                } else {
+                    Event::Disconnected { cause }
+                })
             }
         };
         // A command may fail at once (a progress request on a broken
@@ -419,10 +429,12 @@ impl CallError {
             CallError::Build(cause) => Input::Failed {
                 cause,
                 class: "unavailable",
+                refused: false,
             },
             CallError::Etcd(e) => Input::Failed {
                 cause: describe(&e),
                 class: cause_class(&e),
+                refused: is_refused(&e),
             },
         }
     }
@@ -465,10 +477,12 @@ async fn next_input(op: &mut Op) -> (Option<Client>, Input) {
                 Ok(None) => Input::Failed {
                     cause: "watch stream closed by etcd".to_owned(),
                     class: "unavailable",
+                    refused: false,
                 },
                 Err(e) => Input::Failed {
                     cause: describe(&e),
                     class: cause_class(&e),
+                    refused: is_refused(&e),
                 },
             };
             (None, input)
