@@ -8,16 +8,15 @@ use std::time::Duration;
 use directive_core::WireFormat;
 use directive_etcd::{StoreOptions, TlsConfig};
 
+/// Where etcd is when no endpoint is given (etcdctl's default).
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:2379";
+
 /// Connection flags.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EtcdArgs {
-    /// etcd endpoints, comma-separated (e.g. http://127.0.0.1:2379).
-    #[arg(
-        long,
-        env = "DIRECTIVE_ETCD_ENDPOINTS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// etcd endpoints, comma-separated [default: http://127.0.0.1:2379, as
+    /// etcdctl's].
+    #[arg(long, env = "DIRECTIVE_ETCD_ENDPOINTS", value_delimiter = ',')]
     pub endpoints: Vec<String>,
     /// The key holding the directive document.
     #[arg(long, env = "DIRECTIVE_ETCD_KEY", default_value = directive_etcd::store::DEFAULT_KEY)]
@@ -56,9 +55,11 @@ impl EtcdArgs {
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty())
             .collect();
-        if endpoints.is_empty() {
-            return Err("--endpoints is empty".into());
-        }
+        let endpoints = if endpoints.is_empty() {
+            vec![DEFAULT_ENDPOINT.to_owned()]
+        } else {
+            endpoints
+        };
         let mut options = StoreOptions::new(endpoints)
             .with_key(self.key.clone())
             .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))

@@ -54,10 +54,15 @@ pub fn run(args: &Args) -> u8 {
     let set = match decode(&bytes, now, &Limits::default()) {
         Ok(set) => set,
         Err(errors) => {
-            println!("{}", ValidationReport::rejected(&errors).to_json());
+            let source = source_name(&args.file);
+            let report = ValidationReport::rejected(&errors);
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                crate::validate::print_errors(&source, &report);
+            }
             eprintln!(
-                "{}: invalid directive set, {} error(s)",
-                source_name(&args.file),
+                "{source}: invalid directive set, {} error(s)",
                 errors.errors.len()
             );
             return EXIT_INVALID;

@@ -22,6 +22,8 @@ use crate::{EXIT_INVALID, EXIT_OK};
 #[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  directivectl get --endpoints http://127.0.0.1:2379 --json\n  \
+                  directivectl get -o document > directives.json   # edit, then: \
+                  directivectl publish directives.json\n  \
                   directivectl get --endpoints http://127.0.0.1:2379 --upstream-compat\n\n\
                   An absent key is the empty set at revision 0. Exit codes: 0 ok, 1 the stored \
                   value is invalid, 2 connection error."
@@ -29,14 +31,31 @@ use crate::{EXIT_INVALID, EXIT_OK};
 pub struct Args {
     #[command(flatten)]
     etcd: EtcdArgs,
-    /// Print the validation report plus `"revision"` as one JSON object.
+    /// Print the validation report plus `"revision"` as one JSON object
+    /// (the same as `-o json`).
     #[arg(long)]
     json: bool,
+    /// `text` (the default), `json` (as --json), or `document`: the stored
+    /// document itself, ready to edit and publish again (`get -o document
+    /// | directivectl publish -`); the revision goes to stderr.
+    #[arg(short = 'o', long, value_enum)]
+    output: Option<Output>,
     /// Check the stored value with the upstream's (osproxy 1.0) decoder
     /// too, as `validate --upstream-compat` does: before moving an osproxy
     /// fleet over. Exit 0 only when both accept it.
     #[arg(long)]
     upstream_compat: bool,
+}
+
+/// What `get` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// One line per directive.
+    Text,
+    /// The report plus the revision, as JSON.
+    Json,
+    /// The stored document, pretty-printed, as the fleet decodes it.
+    Document,
 }
 
 /// The JSON shape of `get --json`: the report's keys, then `revision`.
@@ -79,7 +98,15 @@ pub async fn run(args: Args) -> u8 {
             directives: Vec::new(),
         },
     };
-    if args.json {
+    let output = match args.output {
+        Some(output) => output,
+        None if args.json => Output::Json,
+        None => Output::Text,
+    };
+    if output == Output::Document {
+        return print_document(&args.etcd.key, value.as_deref(), revision, now);
+    }
+    if output == Output::Json {
         let printed = crate::print_json(&GetOutput {
             report: &report,
             revision,
@@ -155,5 +182,35 @@ fn print_human(key: &str, present: bool, report: &ValidationReport, revision: i6
     for e in &report.errors {
         let path = if e.path.is_empty() { "/" } else { &e.path };
         println!("  error {path}: {}: {}", e.code, e.message);
+    }
+}
+
+/// `get -o document`: the stored document for a get, edit, publish loop;
+/// the canonical form of what the fleet applies. Publishing it again
+/// stamps it anew, so every TTL counts from that publish.
+fn print_document(key: &str, value: Option<&[u8]>, revision: i64, now: u64) -> u8 {
+    let Some(bytes) = value else {
+        println!(
+            "{}",
+            directive_core::DirectiveSet::empty().to_upstream_json()
+        );
+        eprintln!("{key}: absent (revision 0): printed the empty set");
+        return EXIT_OK;
+    };
+    match directive_core::decode(bytes, now, &directive_core::Limits::default()) {
+        Ok(set) => {
+            println!("{}", set.to_wire_json_pretty());
+            eprintln!("{key}: revision {revision}");
+            EXIT_OK
+        }
+        Err(errors) => {
+            // An invalid value is printed as stored, so it can be fixed.
+            println!("{}", String::from_utf8_lossy(bytes));
+            eprintln!(
+                "{key}: revision {revision} is invalid ({} error(s)); printed as stored",
+                errors.errors.len()
+            );
+            EXIT_INVALID
+        }
     }
 }

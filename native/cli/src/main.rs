@@ -94,20 +94,47 @@ enum Command {
     /// Re-publish an earlier version (validated, stamped anew, compare-and-swap).
     Rollback(publish::RollbackArgs),
     /// List the instances watching the key, as they report themselves.
+    #[command(
+        after_help = "Example:\n  directivectl fleet\n  directivectl fleet --watch --selector zone=eu-1\n  directivectl fleet --json"
+    )]
     Fleet(fleet::Args),
     /// Follow the directive set as an instance applies it, one line per event.
     Watch(watch::Args),
     /// Print the JSON Schema of the wire format.
     Schema(schema::Args),
     /// Run the admin HTTP API and UI.
+    #[command(
+        after_help = "Example:\n  directivectl token add alice --role operator --file tokens.json\n  \
+                      directivectl serve --endpoints http://127.0.0.1:2379 --tokens-file tokens.json\n  \
+                      DIRECTIVE_ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64) directivectl serve   # in-memory, one token"
+    )]
     Serve(serve::Args),
     /// Run everything locally: a private etcd, the admin UI and a simulated fleet.
+    #[command(
+        after_help = "Example:\n  directivectl demo                  # private etcd, admin UI, 5 instances\n  \
+                      directivectl demo --instances 3 --endpoints http://127.0.0.1:2379"
+    )]
     Demo(demo::Args),
     /// Manage the admin server's tokens file: named principals with roles.
+    #[command(
+        after_help = "Example:\n  directivectl token add alice --role operator --file tokens.json\n  \
+                      directivectl token list --file tokens.json\n  \
+                      directivectl token remove alice --file tokens.json"
+    )]
     Token(token::Args),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  directivectl completion bash > /etc/bash_completion.d/directivectl\n  \
+                      directivectl completion zsh > \"${fpath[1]}/_directivectl\""
+    )]
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
@@ -124,8 +151,39 @@ fn main() -> ExitCode {
         Command::Serve(args) => block_on(serve::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Token(args) => token::run(args),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "directivectl",
+                &mut std::io::stdout(),
+            );
+            EXIT_OK
+        }
     };
     ExitCode::from(code)
+}
+
+/// `directivectl schema | head` closes the pipe early: stop quietly (exit
+/// 0, as a filter whose reader is gone) instead of panicking. The standard
+/// library ignores SIGPIPE, so a write to a closed pipe fails, and the
+/// print macros panic with that failure; this hook recognises that one
+/// panic and leaves every other to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(i32::from(EXIT_OK));
+        }
+        default(info);
+    }));
 }
 
 /// Runs an async verb on a fresh multi-threaded runtime.

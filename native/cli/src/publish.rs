@@ -282,8 +282,17 @@ pub async fn run_publish(args: PublishArgs) -> u8 {
             print_invalid(&source, &errors, args.json);
             EXIT_INVALID
         }
-        Err(e) => report_publish_error(&e, args.json),
+        Err(e) => report_write_error(&e, args.json, expected),
     }
+}
+
+/// As [`report_publish_error`], saying which revision the write expected
+/// when it lost a race (`None`: the one it read just before).
+fn report_write_error(e: &PublishError, json: bool, expected: Option<i64>) -> u8 {
+    if let (PublishError::Conflict { .. }, Some(expected)) = (e, expected) {
+        eprintln!("directivectl: this write expected the key at revision {expected}");
+    }
+    report_publish_error(e, json)
 }
 
 /// Runs `clear`.
@@ -307,7 +316,7 @@ pub async fn run_clear(args: ClearArgs) -> u8 {
             );
             finish(&publisher, &args.etcd.key, published, args.json, &args.wait).await
         }
-        Err(e) => report_publish_error(&e, args.json),
+        Err(e) => report_write_error(&e, args.json, args.expect_revision),
     }
 }
 
@@ -347,7 +356,9 @@ pub async fn run_rollback(args: RollbackArgs) -> u8 {
             print_invalid(&format!("revision {}", args.revision), &errors, args.json);
             EXIT_INVALID
         }
-        Err(e @ PublishError::Conflict { .. }) => report_publish_error(&e, args.json),
+        Err(e @ PublishError::Conflict { .. }) => {
+            report_write_error(&e, args.json, args.expect_revision)
+        }
         Err(
             e @ (PublishError::NotFound { .. }
             | PublishError::Unchanged { .. }

@@ -60,11 +60,22 @@ fn print_human(source: &str, report: &ValidationReport, now: u64) {
     if report.ok {
         println!("{source}: valid, {} directive(s)", report.directives.len());
         for d in &report.directives {
-            let left = d.expires_at_ms.saturating_sub(now) / 1000;
-            println!("  {} {} expires in {}s", d.id, d.level, left);
+            if d.expires_at_ms <= now {
+                println!("  {} {} expired", d.id, d.level);
+            } else {
+                // Rounded up: a directive with 300 ms left is not "0s" away.
+                let left = (d.expires_at_ms - now).div_ceil(1000);
+                println!("  {} {} expires in {}s", d.id, d.level, left);
+            }
         }
         return;
     }
+    print_errors(source, report);
+    eprintln!("{source}: invalid, {} error(s)", report.errors.len());
+}
+
+/// `file:line:column: path: code: message`, one line per error.
+pub fn print_errors(source: &str, report: &ValidationReport) {
     for e in &report.errors {
         let at = match (e.line, e.column) {
             (Some(l), Some(c)) => format!("{source}:{l}:{c}"),
@@ -73,7 +84,6 @@ fn print_human(source: &str, report: &ValidationReport, now: u64) {
         let path = if e.path.is_empty() { "/" } else { &e.path };
         println!("{at}: {path}: {}: {}", e.code, e.message);
     }
-    eprintln!("{source}: invalid, {} error(s)", report.errors.len());
 }
 
 /// `validate --upstream-compat` (and `get --upstream-compat` on the

@@ -220,6 +220,11 @@ async fn publish_with_a_stale_expected_revision_exits_3() {
         out.stderr.contains(&format!("at revision {second}")),
         "{out:?}"
     );
+    assert!(
+        out.stderr
+            .contains(&format!("this write expected the key at revision {first}")),
+        "{out:?}"
+    );
     let out = ctl(
         &on(
             &cluster,
@@ -1191,4 +1196,31 @@ async fn diff_and_dry_run_show_the_change_before_it_is_made() {
     let out = ctl(&on(&cluster, key, &["diff", "-"]), INVALID);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(!out.stderr.is_empty() || !out.stdout.is_empty(), "{out:?}");
+}
+
+#[tokio::test]
+async fn get_gives_back_the_document_for_an_edit_and_publish_loop() {
+    let cluster = etcd().await;
+    let key = "cli/round-trip";
+    let first = publish_ok(
+        &cluster,
+        key,
+        &std::fs::read(sample_path()).expect("sample"),
+    );
+    let out = ctl(&on(&cluster, key, &["get", "-o", "document"]), b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains(&format!("revision {first}")), "{out:?}");
+    let before = ids(&get_json(&cluster, key));
+    // Edit (here: nothing) and publish it back from stdin.
+    let again = ctl(&on(&cluster, key, &["publish", "-"]), out.stdout.as_bytes());
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(ids(&get_json(&cluster, key)), before);
+    assert_eq!(
+        ctl(&on(&cluster, key, &["get", "-o", "json"]), b"").stdout,
+        ctl(&on(&cluster, key, &["get", "--json"]), b"").stdout,
+        "-o json is --json"
+    );
+    // No --endpoints: etcdctl's default, 127.0.0.1:2379.
+    let out = ctl(&["get", "--key", key, "--connect-timeout-ms", "1000"], b"");
+    assert!(out.stderr.contains("127.0.0.1:2379"), "{out:?}");
 }

@@ -208,11 +208,74 @@ fn eval_prints_the_decision() {
 
 #[test]
 fn every_verb_has_help_with_an_example() {
-    for verb in [
-        "validate", "eval", "get", "publish", "clear", "history", "rollback", "watch", "schema",
-    ] {
+    // Every verb `--help` lists, so a new one cannot skip its example.
+    let help = ctl(&["--help"], b"").stdout;
+    let verbs: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| *v != "help")
+        .collect();
+    assert!(verbs.len() >= 15, "{verbs:?}");
+    for verb in verbs {
         let out = ctl(&[verb, "--help"], b"");
         assert_eq!(out.code, 0, "{verb}: {out:?}");
         assert!(out.stdout.contains("Example:"), "{verb}: {out:?}");
     }
+}
+
+#[test]
+fn the_first_hour_papercuts_stay_fixed() {
+    // An invalid set given to eval: the same human listing as validate.
+    let bad = br#"{"directives":[{"id":"a","level":"Nope","ttl_secs":5}]}"#;
+    let eval = [
+        "eval",
+        "-",
+        "--index",
+        "i",
+        "--principal",
+        "p",
+        "--endpoint",
+        "Search",
+        "--request-id",
+        "r",
+    ];
+    let (code, stdout, _) = run(&eval, bad);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.starts_with("<stdin>:1:") && stdout.contains("unknown_level"),
+        "{stdout}"
+    );
+    // An expired directive is said to be expired, not "expires in 0s".
+    let old = br#"{"published_at":1000,"directives":[{"id":"a","level":"Shape","ttl_secs":5}]}"#;
+    let (code, stdout, _) = run(&["validate", "-", "--now-ms", "6000"], old);
+    assert_eq!(
+        (code, stdout.lines().nth(1)),
+        (0, Some("  a Shape expired"))
+    );
+    let (_, stdout, _) = run(&["validate", "-", "--now-ms", "5700"], old);
+    assert_eq!(stdout.lines().nth(1), Some("  a Shape expires in 1s"));
+    // Completion scripts.
+    let (code, stdout, _) = run(&["completion", "bash"], b"");
+    assert_eq!(code, 0);
+    assert!(stdout.contains("_directivectl"), "{stdout}");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    // The reader is gone before the first write (as with `| head -c 0`).
+    let mut child = Command::new(BIN)
+        .arg("schema")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
