@@ -1,15 +1,17 @@
 //! A reverse proxy with fleet diagnostics directives, in front of an echo upstream.
 //!
 //! ```sh
-//! cargo run -p directive-proxy --example proxy -- --endpoints http://127.0.0.1:2379
+//! cargo run -p directive-proxy --example proxy -- --endpoints http://127.0.0.1:2379 \
+//!     --diagnostics-header always
 //! curl -si -H 'x-tenant: acme' http://127.0.0.1:8081/orders/_search | grep x-diagnostics
 //! ```
 //!
 //! Each request's tenant comes from `x-tenant`, its principal from
 //! `x-principal`, its index and endpoint kind from the path; the proxy
 //! generates each request id (a client's `x-request-id` is used only with
-//! `--trust-request-id`, behind an edge that sets it); the decision is
-//! returned in the `x-diagnostics` response header.
+//! `--trust-request-id`, behind an edge that sets it); with
+//! `--diagnostics-header always` (off by default) the decision is returned
+//! in the `x-diagnostics` response header.
 //!
 //! `GET http://127.0.0.1:9464/metrics` (`--metrics-listen`) serves the
 //! store's and the hook's metrics in the Prometheus text format, through
@@ -21,7 +23,9 @@ use std::net::SocketAddr;
 use clap::Parser;
 use directive_admin::{AdminApp, AdminConfig, AdminToken, ListenOptions};
 use directive_etcd::{EtcdDirectiveStore, StoreOptions};
-use directive_proxy::{echo::serve_echo, serve_with, DirectiveHook, ProxyOptions, RequestIdPolicy};
+use directive_proxy::{
+    echo::serve_echo, serve_with, DiagnosticsHeader, DirectiveHook, ProxyOptions, RequestIdPolicy,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +47,11 @@ struct Args {
     /// Where `GET /metrics` answers (loopback; no token).
     #[arg(long, default_value = "127.0.0.1:9464")]
     metrics_listen: SocketAddr,
+    /// Tell clients what was decided in the `x-diagnostics` response
+    /// header: `off` (the default), `always`, or the name of a request
+    /// header that asks for it (e.g. `x-show-diagnostics`).
+    #[arg(long, default_value = "off")]
+    diagnostics_header: String,
 }
 
 #[tokio::main]
@@ -76,6 +85,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             RequestIdPolicy::TrustClient
         } else {
             RequestIdPolicy::Generate
+        },
+        diagnostics_header: match args.diagnostics_header.as_str() {
+            "off" => DiagnosticsHeader::Off,
+            "always" => DiagnosticsHeader::Always,
+            // Read once at start and kept for the process's life.
+            name => DiagnosticsHeader::OnRequest(Box::leak(name.to_owned().into_boxed_str())),
         },
         ..ProxyOptions::default()
     };

@@ -5,7 +5,8 @@
 //!   index, principal, endpoint kind, request id), with [`host`], [`path`]
 //!   and [`hop`] deciding what a request is for and what is forwarded;
 //! - [`hook`] turns attributes into a [`Decision`](directive_core::Decision)
-//!   with one snapshot load, and renders it as the `x-diagnostics` header;
+//!   with one snapshot load, and renders it as the `x-diagnostics` header
+//!   (sent only when [`DiagnosticsHeader`] says so: off by default);
 //! - [`server`] is a complete reverse proxy (hyper) that applies the hook on
 //!   every request, used by the demo's fleet, the proxy tests and the
 //!   overhead benchmark (with [`hook::NoHook`] as the compiled-out baseline).
@@ -25,5 +26,5 @@ pub mod server;
 pub use attrs::{RequestAttrs, RequestIdPolicy};
 pub use directive_conn::ConnectionLimits;
 pub use hook::{header_value, DirectiveHook, Hook, NoHook, HEADER};
-pub use options::ProxyOptions;
+pub use options::{DiagnosticsHeader, ProxyOptions};
 pub use server::{serve, serve_with};

@@ -13,4 +13,35 @@ pub struct ProxyOptions {
     pub limits: ConnectionLimits,
     /// Who picks the request id that sampling hashes.
     pub request_ids: RequestIdPolicy,
+    /// Whether responses say what was decided (the `x-diagnostics` header).
+    pub diagnostics_header: DiagnosticsHeader,
+}
+
+/// Whether a response carries the decision in the `x-diagnostics` header.
+///
+/// Telling every client what the fleet decided about its request (traced
+/// or not, captured or not) is a disclosure an operator chooses, as Envoy
+/// and Go's servers keep internal state off the wire by default: the
+/// default sends nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DiagnosticsHeader {
+    /// Never (the default).
+    #[default]
+    Off,
+    /// On every response (a demo, a test fleet, a trusted network).
+    Always,
+    /// Only on responses to requests that carry this header (any value),
+    /// e.g. one the edge sets for operators' own requests.
+    OnRequest(&'static str),
+}
+
+impl DiagnosticsHeader {
+    /// Whether the response to a request with `headers` carries it.
+    pub fn wanted(self, headers: &http::HeaderMap) -> bool {
+        match self {
+            DiagnosticsHeader::Off => false,
+            DiagnosticsHeader::Always => true,
+            DiagnosticsHeader::OnRequest(name) => headers.contains_key(name),
+        }
+    }
 }

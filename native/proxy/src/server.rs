@@ -2,8 +2,9 @@
 //!
 //! Per request: read the attributes, ask the hook (one snapshot load and one
 //! evaluation), open a `tracing` span at the decided level, forward to the
-//! upstream, and report the decision in the `x-diagnostics` response header
-//! so that users and tests can see what applied. Generic over [`Hook`], so
+//! upstream, and, when the options say so ([`DiagnosticsHeader`]; never by
+//! default), report the decision in the `x-diagnostics` response header so
+//! that users and tests can see what applied. Generic over [`Hook`], so
 //! the no-directives baseline is the same code with the hook compiled out.
 
 use std::collections::hash_map::RandomState;
@@ -32,7 +33,7 @@ use super::attrs::{
 use super::hook::{header_value, Hook, HEADER};
 use super::hop::strip_hop_by_hop;
 use super::host::request_host;
-use super::options::ProxyOptions;
+use super::options::{DiagnosticsHeader, ProxyOptions};
 use super::path::normalize;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -42,6 +43,7 @@ struct Proxy<H> {
     upstream: SocketAddr,
     client: Client<HttpConnector, Incoming>,
     request_ids: RequestIdPolicy,
+    diagnostics_header: DiagnosticsHeader,
     /// A random key: generated ids are a keyed hash (SipHash) of a counter,
     /// so a client that sees its ids cannot predict the next one, and so
     /// cannot time its requests into the sampled buckets.
@@ -76,6 +78,7 @@ pub async fn serve_with<H: Hook>(
         upstream,
         client: Client::builder(TokioExecutor::new()).build_http(),
         request_ids: options.request_ids,
+        diagnostics_header: options.diagnostics_header,
         id_key: RandomState::new(),
         counter: AtomicU64::new(0),
     });
@@ -113,6 +116,7 @@ impl<H: Hook> Proxy<H> {
 
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
         strip_hop_by_hop(req.headers_mut());
+        let show_decision = self.diagnostics_header.wanted(req.headers());
         let host = match request_host(&req) {
             Ok(host) => host,
             Err(e) => return error(StatusCode::BAD_REQUEST, e.message()),
@@ -157,7 +161,7 @@ impl<H: Hook> Proxy<H> {
             if let Ok(v) = HeaderValue::from_str(&attrs.request_id) {
                 headers.insert(REQUEST_ID_HEADER, v);
             }
-            if let Some(d) = &decision {
+            if let (Some(d), true) = (&decision, show_decision) {
                 headers.insert(HEADER, HeaderValue::from_static(header_value(d)));
             }
             response

@@ -89,10 +89,16 @@ impl Fleet {
                     return Err(FleetError::Store(e));
                 }
             };
-            fleet.tasks.push(tokio::spawn(proxy::serve(
+            // The demo shows every decision to whoever asks (loopback only).
+            let options = proxy::ProxyOptions {
+                diagnostics_header: proxy::DiagnosticsHeader::Always,
+                ..proxy::ProxyOptions::default()
+            };
+            fleet.tasks.push(tokio::spawn(proxy::serve_with(
                 listener,
                 DirectiveHook::labelled(store.clone(), &[("instance", &id)]),
                 upstream_addr,
+                options,
                 fleet.cancel.clone(),
             )));
             fleet.instances.push(FleetInstance { id, store, port });

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use directive_core::sampling;
 use directive_etcd::InMemoryDirectiveStore;
 use directive_proxy::{
-    serve_with, ConnectionLimits, DirectiveHook, ProxyOptions, RequestIdPolicy, HEADER,
+    serve_with, ConnectionLimits, DiagnosticsHeader, DirectiveHook, ProxyOptions, RequestIdPolicy,
+    HEADER,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -57,6 +58,14 @@ async fn recording_upstream(shutdown: CancellationToken) -> (SocketAddr, Arc<Mut
         }
     });
     (addr, heads)
+}
+
+/// Options that show the decision on every response (what these tests read).
+fn shown() -> ProxyOptions {
+    ProxyOptions {
+        diagnostics_header: DiagnosticsHeader::Always,
+        ..ProxyOptions::default()
+    }
 }
 
 async fn proxy(
@@ -115,7 +124,7 @@ fn exchange_full(addr: SocketAddr, request: &str) -> String {
 async fn hop_by_hop_headers_are_stripped_in_both_directions() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let addr = proxy(upstream, shown(), shutdown.clone()).await;
     let request = "GET /orders/_search HTTP/1.1\r\nhost: proxy\r\nx-tenant: acme\r\n\
                    connection: keep-alive, x-client-secret, upgrade\r\nx-client-secret: 1\r\n\
                    keep-alive: timeout=5\r\nupgrade: h2c\r\nte: trailers\r\n\
@@ -161,10 +170,7 @@ async fn twice_the_cap_in_idle_sockets_never_locks_out_requests() {
         idle_timeout: Duration::from_secs(2),
         ..ConnectionLimits::default()
     };
-    let options = ProxyOptions {
-        limits,
-        ..ProxyOptions::default()
-    };
+    let options = ProxyOptions { limits, ..shown() };
     let addr = proxy(upstream, options, shutdown.clone()).await;
     let held: Vec<TcpStream> = (0..32)
         .map(|_| TcpStream::connect(addr).expect("connect"))
@@ -204,7 +210,7 @@ async fn twice_the_cap_in_idle_sockets_never_locks_out_requests() {
 async fn encoded_and_dotted_paths_are_classified_as_they_are_forwarded() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let addr = proxy(upstream, shown(), shutdown.clone()).await;
     let header = HEADER.to_lowercase();
     for path in [
         "/orders/_search",
@@ -250,10 +256,10 @@ fn decision(response: &str) -> &str {
 async fn client_request_ids_do_not_steer_sampling_unless_trusted() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let default = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let default = proxy(upstream, shown(), shutdown.clone()).await;
     let trusting = ProxyOptions {
         request_ids: RequestIdPolicy::TrustClient,
-        ..ProxyOptions::default()
+        ..shown()
     };
     let trusting = proxy(upstream, trusting, shutdown.clone()).await;
     // Twenty ids an attacker picked because each lands in the 1-per-mille
@@ -311,7 +317,7 @@ async fn client_request_ids_do_not_steer_sampling_unless_trusted() {
 async fn host_and_attribute_headers_are_checked_before_forwarding() {
     let shutdown = CancellationToken::new();
     let (upstream, heads) = recording_upstream(shutdown.clone()).await;
-    let addr = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let addr = proxy(upstream, shown(), shutdown.clone()).await;
     let long = "t".repeat(257);
     let cases: [(String, &str, &str); 7] = [
         (
@@ -491,4 +497,36 @@ async fn out_of_file_descriptors_backs_off_and_recovers() {
         recovered,
         "the proxy did not serve again after the connections closed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_is_disclosed_only_when_the_operator_says_so() {
+    let shutdown = CancellationToken::new();
+    let (upstream, _heads) = recording_upstream(shutdown.clone()).await;
+    let search = "GET /orders/_search HTTP/1.1\r\nhost: proxy\r\n\r\n";
+    // The default: nothing on the wire about what was decided.
+    let default = proxy(upstream, ProxyOptions::default(), shutdown.clone()).await;
+    let response = tokio::task::spawn_blocking(move || exchange(default, search))
+        .await
+        .expect("client");
+    assert!(response.starts_with("http/1.1 200"), "{response}");
+    assert!(!response.contains(&HEADER.to_lowercase()), "{response}");
+    // On request: only for requests that carry the operator's header.
+    let on_request = ProxyOptions {
+        diagnostics_header: DiagnosticsHeader::OnRequest("x-show-diagnostics"),
+        ..ProxyOptions::default()
+    };
+    let addr = proxy(upstream, on_request, shutdown.clone()).await;
+    let asked = "GET /orders/_search HTTP/1.1\r\nhost: proxy\r\nx-show-diagnostics: 1\r\n\r\n";
+    let (plain, shown) =
+        tokio::task::spawn_blocking(move || (exchange(addr, search), exchange(addr, asked)))
+            .await
+            .expect("client");
+    assert_eq!(decision(&plain), "", "{plain}");
+    assert_eq!(
+        decision(&shown),
+        "shaperewritediff; ring=0; capture=0",
+        "{shown}"
+    );
+    shutdown.cancel();
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use directive_core::sampling;
 use directive_etcd::{EtcdDirectiveStore, Publisher, StoreOptions};
 use directive_proxy::{
-    echo::serve_echo, serve_with, DirectiveHook, ProxyOptions, RequestIdPolicy, HEADER,
+    echo::serve_echo, serve_with, DiagnosticsHeader, DirectiveHook, ProxyOptions, RequestIdPolicy,
+    HEADER,
 };
 use directive_tests::EtcdCluster;
 use http_body_util::{BodyExt, Empty};
@@ -57,6 +58,7 @@ async fn fixture(initial: &str) -> Fixture {
     // These tests pick request ids to check sampling, as a trusted edge would.
     let options = ProxyOptions {
         request_ids: RequestIdPolicy::TrustClient,
+        diagnostics_header: DiagnosticsHeader::Always,
         ..ProxyOptions::default()
     };
     tokio::spawn(serve_with(
