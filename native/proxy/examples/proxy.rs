@@ -69,8 +69,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // when they are built.
     let handle = directive_admin::metrics::install_prometheus()?;
     directive_proxy::metrics::describe();
+    let endpoints = if args.endpoints.is_empty() {
+        vec!["http://127.0.0.1:2379".to_owned()]
+    } else {
+        args.endpoints
+    };
     let store =
-        EtcdDirectiveStore::connect(StoreOptions::new(args.endpoints).with_key(args.key)).await?;
+        match EtcdDirectiveStore::connect(StoreOptions::new(endpoints).with_key(args.key)).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!(
+                    "proxy: {e}\n(no etcd? `directivectl demo` runs one with a fleet, or start \
+                 Debian's `etcd` and pass --endpoints)"
+                );
+                std::process::exit(2);
+            }
+        };
     let shutdown = CancellationToken::new();
     let upstream = TcpListener::bind("127.0.0.1:0").await?;
     let upstream_addr = upstream.local_addr()?;
