@@ -188,6 +188,20 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
              http://127.0.0.1:{port}/orders/_search | grep x-diagnostics"
         );
     }
+    // The CLI against this demo, ready to paste (the secret stays in its
+    // file; only its path is printed).
+    let mut env = format!(
+        "export DIRECTIVE_ETCD_ENDPOINTS={} DIRECTIVE_ETCD_KEY={}",
+        options.endpoints().join(","),
+        options.key()
+    );
+    if let (Some(user), Some(file)) = (&args.etcd.user, &args.etcd.password_file) {
+        env.push_str(&format!(
+            " DIRECTIVE_ETCD_USER={user} DIRECTIVE_ETCD_PASSWORD_FILE={}",
+            file.display()
+        ));
+    }
+    eprintln!("  cli:   {env}\n         directivectl get; directivectl fleet");
     eprintln!("  Ctrl-C stops everything (etcd included).");
     Ok(())
 }

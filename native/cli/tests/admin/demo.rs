@@ -53,6 +53,38 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         .and_then(|p| p.parse().ok())
         .expect("etcd port");
     assert!(!token.is_empty() && token != TOKEN);
+    // The demo prints the CLI's settings, ready to paste: they work.
+    let mut cli_env = None;
+    while cli_env.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("demo printed no cli line; stderr so far: {seen:?}"));
+        if let Some(rest) = line.trim().strip_prefix("cli:") {
+            cli_env = Some(rest.trim().trim_start_matches("export ").to_owned());
+        }
+        seen.push(line);
+    }
+    let vars: Vec<(String, String)> = cli_env
+        .expect("cli line")
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(
+        vars.iter()
+            .any(|(k, _)| k == "DIRECTIVE_ETCD_PASSWORD_FILE"),
+        "{vars:?}"
+    );
+    let got = Command::new(BIN)
+        .args(["get", "--json"])
+        .envs(vars)
+        .stdin(Stdio::null())
+        .output()
+        .expect("get runs");
+    assert!(got.status.success(), "{got:?}");
+    let report: serde_json::Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(report["ok"], true, "{report}");
     demo_etcd_refuses_writes_without_its_password(&etcd_url, password_file).await;
 
     let http = client();
