@@ -50,6 +50,32 @@ pub enum RequestIdPolicy {
     TrustClient,
 }
 
+/// Request ids the proxy picks ([`RequestIdPolicy::Generate`]): a keyed
+/// hash (SipHash, random key) of a counter, so a client that sees its ids
+/// cannot predict the next one, and so cannot time its requests into the
+/// sampled buckets.
+#[derive(Debug, Default)]
+pub struct IdGenerator {
+    key: std::collections::hash_map::RandomState,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl IdGenerator {
+    /// A generator with a fresh random key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next id: 16 hex digits.
+    pub fn next(&self) -> String {
+        use std::hash::BuildHasher;
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{:016x}", self.key.hash_one(n))
+    }
+}
+
 /// A request header the proxy refuses to classify a request by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadHeader {

@@ -5,7 +5,9 @@
 //! no lock, no I/O) and evaluates; [`NoHook`] compiles the whole thing out,
 //! which is the baseline the overhead benchmark compares against.
 
-use directive_core::{Decision, Request};
+use directive_core::{Decision, DiagLevel, Request};
+
+use crate::attrs::RequestAttrs;
 
 use directive_etcd::clock::now_ms;
 use directive_etcd::DirectiveStore;
@@ -112,6 +114,35 @@ pub fn header_value(decision: &Decision) -> &'static str {
     ];
     let flags = usize::from(decision.ring_buffer) * 2 + usize::from(decision.capture);
     VALUES[decision.level as usize][flags]
+}
+
+/// A span at the decided level: more detail, more verbose. `Off` (or no
+/// hook) gets a disabled span, which costs nothing.
+pub(crate) fn diagnostics_span(decision: Option<&Decision>, attrs: &RequestAttrs) -> tracing::Span {
+    let endpoint = attrs.endpoint.as_str();
+    let id = attrs.request_id.as_str();
+    match decision.map(|d| d.level) {
+        Some(DiagLevel::Shape) => {
+            tracing::info_span!("diagnostics", level = "Shape", endpoint, request_id = id)
+        }
+        Some(DiagLevel::ShapeTiming) => {
+            tracing::debug_span!(
+                "diagnostics",
+                level = "ShapeTiming",
+                endpoint,
+                request_id = id
+            )
+        }
+        Some(DiagLevel::ShapeRewriteDiff) => {
+            tracing::trace_span!(
+                "diagnostics",
+                level = "ShapeRewriteDiff",
+                endpoint,
+                request_id = id
+            )
+        }
+        _ => tracing::Span::none(),
+    }
 }
 
 #[cfg(test)]

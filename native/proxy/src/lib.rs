@@ -11,6 +11,10 @@
 //!   every request, used by the demo's fleet, the proxy tests and the
 //!   overhead benchmark (with [`hook::NoHook`] as the compiled-out baseline).
 //!
+//! For a service of your own (axum, hyper, tonic), [`layer::DirectiveLayer`]
+//! is the same decision as tower middleware: the [`Decision`](directive_core::Decision)
+//! in the request's extensions and a `tracing` span at the decided level.
+//!
 //! [`echo`] is the trivial upstream those run against.
 
 pub mod attrs;
@@ -18,6 +22,7 @@ pub mod echo;
 pub mod hook;
 pub mod hop;
 pub mod host;
+pub mod layer;
 pub mod metrics;
 pub mod options;
 pub mod path;
@@ -26,5 +31,6 @@ pub mod server;
 pub use attrs::{RequestAttrs, RequestIdPolicy};
 pub use directive_conn::ConnectionLimits;
 pub use hook::{header_value, DirectiveHook, Hook, NoHook, HEADER};
+pub use layer::{Attributes, DirectiveLayer, DirectiveService, HeaderAttributes};
 pub use options::{DiagnosticsHeader, ProxyOptions};
 pub use server::{serve, serve_with};

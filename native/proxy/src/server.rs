@@ -7,14 +7,10 @@
 //! that users and tests can see what applied. Generic over [`Hook`], so
 //! the no-directives baseline is the same code with the hook compiled out.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use directive_conn::{accept, builder, drive, tracked, Registry};
-use directive_core::{Decision, DiagLevel};
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -28,9 +24,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::attrs::{
-    HeaderProblem, RequestAttrs, RequestIdPolicy, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER,
+    HeaderProblem, IdGenerator, RequestAttrs, RequestIdPolicy, CLIENT_REQUEST_ID_HEADER,
+    REQUEST_ID_HEADER,
 };
-use super::hook::{header_value, Hook, HEADER};
+use super::hook::{diagnostics_span, header_value, Hook, HEADER};
 use super::hop::strip_hop_by_hop;
 use super::host::request_host;
 use super::options::{DiagnosticsHeader, ProxyOptions};
@@ -44,11 +41,7 @@ struct Proxy<H> {
     client: Client<HttpConnector, Incoming>,
     request_ids: RequestIdPolicy,
     diagnostics_header: DiagnosticsHeader,
-    /// A random key: generated ids are a keyed hash (SipHash) of a counter,
-    /// so a client that sees its ids cannot predict the next one, and so
-    /// cannot time its requests into the sampled buckets.
-    id_key: RandomState,
-    counter: AtomicU64,
+    ids: IdGenerator,
 }
 
 /// Serves the proxy on `listener`, forwarding to `upstream`, until
@@ -79,8 +72,7 @@ pub async fn serve_with<H: Hook>(
         client: Client::builder(TokioExecutor::new()).build_http(),
         request_ids: options.request_ids,
         diagnostics_header: options.diagnostics_header,
-        id_key: RandomState::new(),
-        counter: AtomicU64::new(0),
+        ids: IdGenerator::new(),
     });
     let registry = Registry::new(limits.max_connections);
     let builder = Arc::new(builder(&limits));
@@ -109,11 +101,6 @@ pub async fn serve_with<H: Hook>(
 }
 
 impl<H: Hook> Proxy<H> {
-    fn next_id(&self) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}", self.id_key.hash_one(n))
-    }
-
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
         strip_hop_by_hop(req.headers_mut());
         let show_decision = self.diagnostics_header.wanted(req.headers());
@@ -125,7 +112,7 @@ impl<H: Hook> Proxy<H> {
         let Ok(path) = normalize(req.uri().path()) else {
             return error(StatusCode::BAD_REQUEST, "bad request target");
         };
-        let attrs = match RequestAttrs::from_http(&req, self.request_ids, || self.next_id()) {
+        let attrs = match RequestAttrs::from_http(&req, self.request_ids, || self.ids.next()) {
             Ok(attrs) => attrs,
             Err(bad) => {
                 let status = match bad.problem {
@@ -179,35 +166,6 @@ impl<H: Hook> Proxy<H> {
             "proxied"
         );
         response
-    }
-}
-
-/// A span at the decided level: more detail, more verbose. `Off` (or no
-/// hook) gets a disabled span, which costs nothing.
-fn diagnostics_span(decision: Option<&Decision>, attrs: &RequestAttrs) -> tracing::Span {
-    let endpoint = attrs.endpoint.as_str();
-    let id = attrs.request_id.as_str();
-    match decision.map(|d| d.level) {
-        Some(DiagLevel::Shape) => {
-            tracing::info_span!("diagnostics", level = "Shape", endpoint, request_id = id)
-        }
-        Some(DiagLevel::ShapeTiming) => {
-            tracing::debug_span!(
-                "diagnostics",
-                level = "ShapeTiming",
-                endpoint,
-                request_id = id
-            )
-        }
-        Some(DiagLevel::ShapeRewriteDiff) => {
-            tracing::trace_span!(
-                "diagnostics",
-                level = "ShapeRewriteDiff",
-                endpoint,
-                request_id = id
-            )
-        }
-        _ => tracing::Span::none(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! connection- and header-level attacks it must survive.
 
 mod hostile;
+mod layer;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
