@@ -231,8 +231,8 @@ impl Reducer {
                         self.config.progress_deadline_ms
                     ),
                     _ => format!(
-                        "watch stalled: neither a progress request nor a read of the key \
-                         was answered within {} ms",
+                        "watch stalled: a read of the key beside the silent watch was not \
+                         answered within {} ms",
                         self.config.progress_deadline_ms
                     ),
                 };

@@ -47,6 +47,12 @@ impl RetryBudget {
             }
         }
         if refused {
+            // Nothing listens: this is not an outage of a server that
+            // answers, so the clock for those starts again with the next
+            // answered failure (a reset watch, then a minute of refused
+            // connects, then a timeout while etcd starts: the first step).
+            self.failures = 0;
+            self.outage_since = None;
             return (0, config.backoff.delay_ms(0, self.random()));
         }
         let began = *self.outage_since.get_or_insert(now);

@@ -55,10 +55,12 @@ impl EtcdArgs {
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty())
             .collect();
-        let endpoints = if endpoints.is_empty() {
-            vec![DEFAULT_ENDPOINT.to_owned()]
-        } else {
-            endpoints
+        // Absent: etcdctl's default. Given but empty (a variable that was
+        // not set, `--endpoints ""`): an error, never a silent localhost.
+        let endpoints = match (self.endpoints.is_empty(), endpoints.is_empty()) {
+            (true, _) => vec![DEFAULT_ENDPOINT.to_owned()],
+            (false, true) => return Err("--endpoints is empty".into()),
+            (false, false) => endpoints,
         };
         let mut options = StoreOptions::new(endpoints)
             .with_key(self.key.clone())

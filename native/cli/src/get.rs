@@ -33,11 +33,12 @@ pub struct Args {
     etcd: EtcdArgs,
     /// Print the validation report plus `"revision"` as one JSON object
     /// (the same as `-o json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     json: bool,
     /// `text` (the default), `json` (as --json), or `document`: the stored
     /// document itself, ready to edit and publish again (`get -o document
-    /// | directivectl publish -`); the revision goes to stderr.
+    /// | directivectl publish -`; publishing restarts every TTL from then);
+    /// the revision goes to stderr.
     #[arg(short = 'o', long, value_enum)]
     output: Option<Output>,
     /// Check the stored value with the upstream's (osproxy 1.0) decoder
@@ -78,16 +79,17 @@ pub async fn run(args: Args) -> u8 {
         Err(e) => return report_publish_error(&e, false),
     };
     let now = directive_etcd::clock::now_ms();
+    let output = match args.output {
+        Some(output) => output,
+        None if args.json => Output::Json,
+        None => Output::Text,
+    };
     if args.upstream_compat {
         // An absent key: both apply no directive, as for the empty set.
         let bytes = value.as_deref().unwrap_or(br#"{"directives":[]}"#);
         let source = format!("{}@{revision}", args.etcd.key);
-        return crate::validate::upstream_compat(
-            &source,
-            bytes,
-            now,
-            args.json.then_some(Some(revision)),
-        );
+        let json = (output == Output::Json).then_some(Some(revision));
+        return crate::validate::upstream_compat(&source, bytes, now, json);
     }
     let report = match &value {
         Some(bytes) => validate(bytes, now, &directive_core::Limits::default()),
@@ -97,11 +99,6 @@ pub async fn run(args: Args) -> u8 {
             errors: Vec::new(),
             directives: Vec::new(),
         },
-    };
-    let output = match args.output {
-        Some(output) => output,
-        None if args.json => Output::Json,
-        None => Output::Text,
     };
     if output == Output::Document {
         return print_document(&args.etcd.key, value.as_deref(), revision, now);

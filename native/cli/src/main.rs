@@ -35,6 +35,8 @@ const EXIT_INVALID: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 /// Exit code: the key changed since the expected revision.
 const EXIT_CONFLICT: u8 = 3;
+/// Exit code: stdout's reader went away (128 + SIGPIPE).
+const EXIT_BROKEN_PIPE: i32 = 141;
 
 /// Prints `value` as one line of JSON: [`EXIT_OK`], or [`EXIT_ERROR`] with
 /// the reason when it cannot be serialized.
@@ -153,23 +155,28 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Completion { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "directivectl",
-                &mut std::io::stdout(),
-            );
-            EXIT_OK
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "directivectl", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => EXIT_OK,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
+                Err(e) => {
+                    eprintln!("directivectl: {e}");
+                    EXIT_ERROR
+                }
+            }
         }
     };
     ExitCode::from(code)
 }
 
-/// `directivectl schema | head` closes the pipe early: stop quietly (exit
-/// 0, as a filter whose reader is gone) instead of panicking. The standard
-/// library ignores SIGPIPE, so a write to a closed pipe fails, and the
-/// print macros panic with that failure; this hook recognises that one
-/// panic and leaves every other to the default hook.
+/// `directivectl schema | head` closes the pipe early: stop quietly with
+/// exit 141 (128 + SIGPIPE, what a shell reports for a process the signal
+/// killed, so `set -o pipefail` still sees that the output was cut short)
+/// instead of a panic. The standard library ignores SIGPIPE, so a write to
+/// a closed pipe fails, and the print macros panic with that failure; this
+/// hook recognises that one panic and leaves every other to the default.
 fn quiet_on_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -180,7 +187,7 @@ fn quiet_on_broken_pipe() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or_default();
         if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(i32::from(EXIT_OK));
+            std::process::exit(EXIT_BROKEN_PIPE);
         }
         default(info);
     }));

@@ -22,7 +22,7 @@ use crate::{EXIT_ERROR, EXIT_OK};
 
 /// Arguments of `serve`.
 #[derive(clap::Args)]
-#[command(mut_arg("endpoints", |a| a.required(false)))]
+#[command(mut_arg("endpoints", |a| a.help("etcd endpoints, comma-separated; without them: an in-memory store")))]
 pub struct Args {
     /// Address to listen on. Non-loopback addresses need --tls-cert/--tls-key
     /// (or --insecure-listen).

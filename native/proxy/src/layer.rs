@@ -4,8 +4,9 @@
 //! Per request it does what the reverse proxy does, and nothing a service
 //! did not ask for: read the request's attributes once ([`Attributes`];
 //! the proxy's header and path mapping by default), load the snapshot once
-//! and evaluate, count the decision, put the [`Decision`] into the
-//! request's extensions for the handlers, and run the inner service inside
+//! and evaluate, count the decision, put the [`Decision`] (and the
+//! [`RequestAttrs`] it was decided on, with the request id sampling hashed)
+//! into the request's extensions for the handlers, and run the inner service inside
 //! a `tracing` span at the decided level. It adds no response header:
 //! telling a client what was decided is the service's own choice.
 
@@ -172,6 +173,9 @@ where
                 shared.counters.count(&decision);
                 let span = diagnostics_span(Some(&decision), &attrs);
                 request.extensions_mut().insert(decision);
+                // The attributes decided on, the request id sampling hashed
+                // included, for handlers to log or pass on.
+                request.extensions_mut().insert(attrs);
                 span
             }
             None => tracing::Span::none(),

@@ -31,7 +31,9 @@ pub enum DiagnosticsHeader {
     /// On every response (a demo, a test fleet, a trusted network).
     Always,
     /// Only on responses to requests that carry this header (any value),
-    /// e.g. one the edge sets for operators' own requests.
+    /// e.g. one the edge sets for operators' own requests. Any client can
+    /// send it, so the edge must strip it from every other request; the
+    /// proxy removes it before forwarding. A lowercase header name.
     OnRequest(&'static str),
 }
 

@@ -104,6 +104,10 @@ impl<H: Hook> Proxy<H> {
     async fn handle(&self, mut req: http::Request<Incoming>) -> http::Response<ProxyBody> {
         strip_hop_by_hop(req.headers_mut());
         let show_decision = self.diagnostics_header.wanted(req.headers());
+        if let DiagnosticsHeader::OnRequest(name) = self.diagnostics_header {
+            // The upstream never sees who asked to see the decision.
+            req.headers_mut().remove(name);
+        }
         let host = match request_host(&req) {
             Ok(host) => host,
             Err(e) => return error(StatusCode::BAD_REQUEST, e.message()),

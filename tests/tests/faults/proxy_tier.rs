@@ -51,7 +51,10 @@ async fn the_store_keeps_its_guarantees_through_an_etcd_grpc_proxy() -> anyhow::
         let mut client = cluster.client().await?;
         let r1 = put(&mut client, doc(&["a"], 600)).await?;
 
+        // Deadlines of 2 s: a read through the proxy on a loaded machine
+        // must not look like a stall.
         let options = opts([proxy.endpoint()])
+            .with_progress(Duration::from_secs(2), Duration::from_secs(2))
             .with_instance("through-proxy", [])
             .with_report_timing(Duration::from_millis(50), Duration::from_secs(2));
         let config = *options.reducer_config();

@@ -29,7 +29,7 @@ use crate::{EXIT_ERROR, EXIT_OK};
 
 /// Arguments of `demo`.
 #[derive(clap::Args)]
-#[command(mut_arg("endpoints", |a| a.required(false)))]
+#[command(mut_arg("endpoints", |a| a.help("an existing etcd's endpoints, comma-separated; without them: a private etcd")))]
 pub struct Args {
     /// How many simulated instances (each a real store with its own client).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=50))]
@@ -190,16 +190,26 @@ async fn start(args: &mut Args, running: &mut Running) -> Result<(), String> {
     }
     // The CLI against this demo, ready to paste (the secret stays in its
     // file; only its path is printed).
+    // Single-quoted for the shell (a ' inside is closed, escaped, reopened).
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
     let mut env = format!(
         "export DIRECTIVE_ETCD_ENDPOINTS={} DIRECTIVE_ETCD_KEY={}",
-        options.endpoints().join(","),
-        options.key()
+        quote(&options.endpoints().join(",")),
+        quote(options.key())
     );
-    if let (Some(user), Some(file)) = (&args.etcd.user, &args.etcd.password_file) {
-        env.push_str(&format!(
-            " DIRECTIVE_ETCD_USER={user} DIRECTIVE_ETCD_PASSWORD_FILE={}",
-            file.display()
-        ));
+    if let Some(user) = &args.etcd.user {
+        env.push_str(&format!(" DIRECTIVE_ETCD_USER={}", quote(user)));
+    }
+    let files = [
+        ("DIRECTIVE_ETCD_PASSWORD_FILE", &args.etcd.password_file),
+        ("DIRECTIVE_ETCD_CA_FILE", &args.etcd.ca_file),
+        ("DIRECTIVE_ETCD_CERT_FILE", &args.etcd.cert_file),
+        ("DIRECTIVE_ETCD_KEY_FILE", &args.etcd.key_file),
+    ];
+    for (name, file) in files {
+        if let Some(file) = file {
+            env.push_str(&format!(" {name}={}", quote(&file.display().to_string())));
+        }
     }
     eprintln!("  cli:   {env}\n         directivectl get; directivectl fleet");
     eprintln!("  Ctrl-C stops everything (etcd included).");

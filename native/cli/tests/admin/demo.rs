@@ -69,7 +69,7 @@ async fn demo_converges_through_the_api_and_leaves_nothing_running() {
         .expect("cli line")
         .split_whitespace()
         .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
         .collect();
     assert!(
         vars.iter()

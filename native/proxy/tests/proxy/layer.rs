@@ -13,11 +13,18 @@ use directive_proxy::DirectiveLayer;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// The handler answers with what the layer decided.
-async fn level(decision: Option<Extension<Decision>>) -> String {
-    match decision {
-        Some(Extension(d)) => format!("{} capture={}", d.level, d.capture),
-        None => "undecided".to_owned(),
+/// The handler answers with what the layer decided (and checks it was
+/// given the attributes, with the request id sampling hashed).
+async fn level(
+    decision: Option<Extension<Decision>>,
+    attrs: Option<Extension<RequestAttrs>>,
+) -> String {
+    match (decision, attrs) {
+        (Some(Extension(d)), Some(Extension(a))) if !a.request_id.is_empty() => {
+            format!("{} capture={}", d.level, d.capture)
+        }
+        (None, None) => "undecided".to_owned(),
+        _ => "decision without its attributes".to_owned(),
     }
 }
 

@@ -128,11 +128,19 @@ pub(crate) fn is_future_revision(err: &etcd_client::Error) -> bool {
 /// request proves the connection; callers bound the whole thing with the
 /// connect timeout.
 pub(crate) async fn build_client(options: &StoreOptions) -> Result<Client, StoreError> {
+    build_client_or_refused(options).await.map_err(|(e, _)| e)
+}
+
+/// As [`build_client`], also saying whether the connection was refused
+/// (nothing listening), for the retry schedule (ADR 0017).
+pub(crate) async fn build_client_or_refused(
+    options: &StoreOptions,
+) -> Result<Client, (StoreError, bool)> {
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(StoreError::NoRuntime);
+        return Err((StoreError::NoRuntime, false));
     }
-    options.check()?;
+    options.check().map_err(|e| (e, false))?;
     Client::connect(&options.endpoints, Some(options.etcd_connect_options()))
         .await
-        .map_err(|e| StoreError::connect(options, &e))
+        .map_err(|e| (StoreError::connect(options, &e), is_refused(&e)))
 }

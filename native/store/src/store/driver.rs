@@ -38,7 +38,7 @@ use etcd_client::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::connect::{build_client, describe, is_compacted, is_refused};
+use super::connect::{build_client_or_refused, describe, is_compacted, is_refused};
 use super::options::StoreOptions;
 use super::shared::Shared;
 use crate::clock::now_ms;
@@ -46,10 +46,10 @@ use crate::metrics::{cause_class, Measured, StoreMetrics};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// Why an etcd call failed: the client could not be built, or etcd failed
-/// the request.
+/// Why an etcd call failed: the client could not be built (and whether
+/// because the connection was refused), or etcd failed the request.
 enum CallError {
-    Build(String),
+    Build(String, bool),
     Etcd(etcd_client::Error),
 }
 
@@ -215,9 +215,11 @@ impl Driver {
                 let mod_revision = resp.kvs().first().map(|kv| kv.mod_revision());
                 self.feed(Event::Probed { mod_revision })
             }
-            Input::Probed(Err((cause, class))) => {
-                self.metrics.reconnect(class);
-                self.feed(Event::Disconnected { cause })
+            // A read that failed is a read unanswered: the reducer's
+            // deadline decides, and a watch that spoke meanwhile stays.
+            Input::Probed(Err((cause, _))) => {
+                tracing::debug!(key = %self.options.key, %cause, "probe failed");
+                None
             }
             Input::Failed {
                 cause,
@@ -343,6 +345,11 @@ impl Driver {
             return None;
         }
         if let Command::Probe = command {
+            // Only beside an open stream (as a progress request): a watch
+            // still opening is not vouched for; its deadline decides.
+            if !matches!(self.op, Op::Open(_)) {
+                return None;
+            }
             tracing::debug!(
                 key = %self.options.key,
                 "progress request unanswered; reading the key to check the watch"
@@ -412,9 +419,9 @@ where
 {
     let client = match client {
         Some(client) => client,
-        None => match build_client(&options).await {
+        None => match build_client_or_refused(&options).await {
             Ok(client) => client,
-            Err(e) => return (None, Err(CallError::Build(e.to_string()))),
+            Err((e, refused)) => return (None, Err(CallError::Build(e.to_string(), refused))),
         },
     };
     let result = f(client.clone(), options.key.clone()).await;
@@ -426,10 +433,10 @@ impl CallError {
     fn input(self) -> Input {
         match self {
             // Building a client fails only when no endpoint answers.
-            CallError::Build(cause) => Input::Failed {
+            CallError::Build(cause, refused) => Input::Failed {
                 cause,
                 class: "unavailable",
-                refused: false,
+                refused,
             },
             CallError::Etcd(e) => Input::Failed {
                 cause: describe(&e),
@@ -500,7 +507,7 @@ async fn next_probe(probe: &mut Option<BoxFuture<Called<GetResponse>>>) -> Input
     *probe = None;
     Input::Probed(match result {
         Ok(resp) => Ok(resp),
-        Err(CallError::Build(cause)) => Err((cause, "unavailable")),
+        Err(CallError::Build(cause, _)) => Err((cause, "unavailable")),
         Err(CallError::Etcd(e)) => Err((describe(&e), cause_class(&e))),
     })
 }
