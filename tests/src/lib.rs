@@ -17,6 +17,7 @@
 pub mod etcd;
 pub mod fault_proxy;
 pub mod grpc_proxy;
+pub mod metrics;
 pub mod ports;
 pub mod tls;
 
@@ -24,5 +25,6 @@ pub use etcd::{find_etcd_binary, EtcdCluster, EtcdOptions, EtcdServer};
 pub use etcd_client;
 pub use fault_proxy::{FaultProxy, ProxyMode};
 pub use grpc_proxy::GrpcProxy;
+pub use metrics::metric_sum;
 pub use ports::{free_port, free_ports};
 pub use tls::{TlsMaterial, TlsPaths, CLIENT_CERT_CN};

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use directive_etcd::{EtcdDirectiveStore, StoreOptions};
 use directive_tests::{EtcdCluster, GrpcProxy};
 use etcd_client::{Client, EventType, WatchOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 const KEY: &str = "bench/scale";
@@ -49,22 +48,13 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// etcd's bytes sent to gRPC clients so far.
+/// etcd's bytes sent to gRPC clients so far (0 when it cannot be read).
 async fn bytes_sent(client_url: &str) -> f64 {
-    let addr = client_url.trim_start_matches("http://");
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return 0.0;
-    };
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return 0.0;
-    }
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body).await;
-    body.lines()
-        .filter(|l| l.starts_with("etcd_network_client_grpc_sent_bytes_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    directive_tests::metric_sum(client_url, |l| {
+        l.starts_with("etcd_network_client_grpc_sent_bytes_total")
+    })
+    .await
+    .unwrap_or(0.0)
 }
 
 /// Puts `puts` documents, one at a time, and returns for each the time

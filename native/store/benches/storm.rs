@@ -21,24 +21,14 @@ use std::time::{Duration, Instant};
 use directive_core::State;
 use directive_etcd::{EtcdDirectiveStore, StoreOptions};
 use directive_tests::EtcdCluster;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "bench/storm";
 
 /// etcd's count of gRPC requests started, from its own `/metrics`.
 async fn requests_started(client_url: &str) -> Option<f64> {
-    let addr = client_url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    Some(
-        body.lines()
-            .filter(|l| l.starts_with("grpc_server_started_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum(),
-    )
+    directive_tests::metric_sum(client_url, |l| l.starts_with("grpc_server_started_total{"))
+        .await
+        .ok()
 }
 
 fn reconnects(stores: &[EtcdDirectiveStore]) -> u64 {

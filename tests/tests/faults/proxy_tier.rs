@@ -14,21 +14,12 @@ use directive_tests::GrpcProxy;
 
 /// etcd's count of Range requests handled, from its own `/metrics`.
 async fn ranges_handled(client_url: &str) -> anyhow::Result<f64> {
-    let addr = client_url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body
-        .lines()
-        .filter(|l| {
-            l.starts_with("grpc_server_handled_total{")
-                && l.contains("grpc_method=\"Range\"")
-                && l.contains("grpc_code=\"OK\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    directive_tests::metric_sum(client_url, |l| {
+        l.starts_with("grpc_server_handled_total{")
+            && l.contains("grpc_method=\"Range\"")
+            && l.contains("grpc_code=\"OK\"")
+    })
+    .await
 }
 
 /// Sends a signal to a process (`STOP` freezes it: its sockets stay open

@@ -21,13 +21,12 @@ use anyhow::{bail, Context as _};
 use directive_core::{Backoff, Decision, WireFormat};
 use directive_etcd::{clock::now_ms, Publisher, StoreOptions};
 use directive_osproxy::UpstreamStore;
-use directive_tests::{EtcdCluster, FaultProxy};
+use directive_tests::{metric_sum, EtcdCluster, FaultProxy};
 use directive_vectors::generate::Rng;
 use directive_vectors::RequestSpec;
 use osproxy_core::{Clock, SystemClock};
 use osproxy_etcd::EtcdDirectiveStore as UpstreamEtcdStore;
 use osproxy_observe::DirectiveStore as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{our_decision, requests_for, upstream_decision};
 
@@ -121,19 +120,11 @@ async fn poll<T>(
 
 /// etcd's count of registered watchers, from its own `/metrics`.
 async fn watchers(client_url: &str) -> anyhow::Result<u64> {
-    let addr = client_url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    body.lines()
-        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
-        .context("no etcd_debugging_mvcc_watcher_total in /metrics")?
-        .trim()
-        .parse::<f64>()
-        .map(|v| v as u64)
-        .context("watcher count")
+    let total = metric_sum(client_url, |l| {
+        l.starts_with("etcd_debugging_mvcc_watcher_total ")
+    })
+    .await?;
+    Ok(total as u64)
 }
 
 async fn await_watchers(client_url: &str, want: u64) -> anyhow::Result<()> {
